@@ -1,0 +1,39 @@
+# RackPlane: the two commands of the README, and the pieces they are made of.
+SHELL := /bin/bash
+SWIFT ?= swift
+CORPUS ?= ../shared/corpus
+
+.PHONY: setup build release test unit integration demo fuzz bench clean
+
+setup:
+	./scripts/setup
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+# Every test: unit tests (Swift Testing), then the integration tests that drive the built binary
+# against real peers (tshark today).
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory integration
+
+integration:
+	RACKPLANE=$$($(SWIFT) build --show-bin-path)/rackplane CORPUS=$(CORPUS) python3 -m pytest -q Tests/integration
+
+# The main job. Until the rack serves (see docs/architecture.md), it decodes the two real
+# network boots in the shared corpus and summarises what a rack would see.
+demo: release
+	./scripts/demo
+
+fuzz: setup
+	./fuzz/run
+
+bench: setup
+	./Benchmarks/run
+
+clean:
+	rm -rf .build fuzz/.build Benchmarks/.build

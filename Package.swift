@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "RackPlane",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "rackplane", targets: ["rackplane"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "WireChecks", targets: ["WireChecks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries. Each module map includes the socket headers before the library's own
+        // (see Sources/CLibURing/shim.h for why).
+        .systemLibrary(name: "CLibURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CLibPcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // Pure codecs: standard library only, no Foundation.
+        .target(name: "Wire"),
+
+        // Codec properties shared by the fuzz targets and the tests that replay their findings.
+        .target(name: "WireChecks", dependencies: ["Wire"]),
+
+        // Reading (and later writing) capture files through libpcap, shared by the CLI and tests.
+        .target(name: "PacketCapture", dependencies: ["CLibPcap"]),
+
+        .executableTarget(
+            name: "rackplane",
+            dependencies: [
+                "Wire", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "PacketCapture"]),
+    ]
+)

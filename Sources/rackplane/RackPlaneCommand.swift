@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct RackPlaneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rackplane",
+        abstract: "Bare-metal provisioning: region control plane, rack data plane, and tools.",
+        subcommands: [PcapCommand.self, VersionCommand.self]
+    )
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import WireChecks
+
+/// Replays every kept fuzz finding (`fuzz/regressions/<target>/`) through the same property its
+/// fuzz target checks, so a fixed bug stays fixed in the normal test run.
+@Suite struct FuzzRegressionTests {
+    static let root: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/") + "/fuzz/regressions"
+    }()
+
+    static func inputs(_ target: String) -> [(String, [UInt8])] {
+        let folder = root + "/" + target
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.sorted().compactMap { name in
+            FileManager.default.contents(atPath: folder + "/" + name).map { (name, [UInt8]($0)) }
+        }
+    }
+
+    @Test func dhcpAccessors() {
+        for (_, bytes) in Self.inputs("FuzzDHCP") + Self.inputs("FuzzDHCPRoundTrip") {
+            bytes.withUnsafeBytes { DHCPChecks.exerciseAccessors($0) }
+        }
+    }
+
+    @Test func dhcpRoundTrip() {
+        let inputs = Self.inputs("FuzzDHCPRoundTrip") + Self.inputs("FuzzDHCP")
+        #expect(!inputs.isEmpty, "fuzz/regressions holds the DHCP findings")
+        for (name, bytes) in inputs {
+            let violation = bytes.withUnsafeBytes { DHCPChecks.roundTrip($0) }
+            #expect(violation == nil, "\(name): \(violation ?? "")")
+        }
+    }
+}
