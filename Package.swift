@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "rackplane", targets: ["rackplane"]),
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "WireChecks", targets: ["WireChecks"]),
+        .library(name: "Engine", targets: ["Engine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,17 +26,24 @@ let package = Package(
         // Codec properties shared by the fuzz targets and the tests that replay their findings.
         .target(name: "WireChecks", dependencies: ["Wire"]),
 
+        // C for what Swift's Glibc module lacks (recvmmsg/sendmmsg, CMSG_* macros, splice).
+        .target(name: "CLinuxShims"),
+
+        // The data-plane engine: io_uring rings, epoll fallback, in-memory backend. Knows no protocol.
+        .target(name: "Engine", dependencies: ["CLibURing", "CLinuxShims"]),
+
         // Reading (and later writing) capture files through libpcap, shared by the CLI and tests.
         .target(name: "PacketCapture", dependencies: ["CLibPcap"]),
 
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                "Wire", "Engine", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "PacketCapture"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
     ]
 )

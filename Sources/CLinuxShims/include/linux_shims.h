@@ -1,0 +1,43 @@
+#ifndef RACKPLANE_LINUX_SHIMS_H
+#define RACKPLANE_LINUX_SHIMS_H
+// What Swift's Glibc module cannot give the engine, each with the reason.
+#include <sys/socket.h>
+#include <sys/select.h>
+#include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <linux/if_ether.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+// Not in the Glibc module: eventfd (the epoll ring's wake-up), sockaddr_ll and ETH_P_IP (frames
+// sent on an AF_PACKET socket).
+#include <sys/eventfd.h>
+#include <netpacket/packet.h>
+#include <linux/if_ether.h>
+
+// struct mmsghdr, recvmmsg and sendmmsg are declared only under _GNU_SOURCE, which the Glibc
+// module is not built with; this target's .c file defines it. Same layout as the kernel's.
+struct rp_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+int rp_recvmmsg(int fd, struct rp_mmsghdr *vec, unsigned int vlen, int flags);
+int rp_sendmmsg(int fd, struct rp_mmsghdr *vec, unsigned int vlen, int flags);
+
+// CMSG_* are macros Swift cannot import.
+struct cmsghdr *rp_cmsg_firsthdr(struct msghdr *msg);
+struct cmsghdr *rp_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg);
+unsigned char *rp_cmsg_data(struct cmsghdr *cmsg);
+size_t rp_cmsg_space(size_t length);
+size_t rp_cmsg_len(size_t length);
+
+// splice/tee need _GNU_SOURCE too; SPLICE_F_* with them.
+ssize_t rp_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
+int rp_pipe_set_size(int fd, int size);
+int rp_pipe2(int fds[2], int flags);
+// SPLICE_F_MOVE (a hint; the kernel may move pages instead of copying them).
+static const unsigned int RP_SPLICE_F_MOVE = 1;
+// accept4 is declared only under _GNU_SOURCE; it saves two fcntl calls per accepted connection.
+int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+#endif

@@ -1,0 +1,34 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <unistd.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "linux_shims.h"
+
+_Static_assert(sizeof(struct rp_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
+
+int rp_recvmmsg(int fd, struct rp_mmsghdr *vec, unsigned int vlen, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)vec, vlen, flags, NULL);
+}
+
+int rp_sendmmsg(int fd, struct rp_mmsghdr *vec, unsigned int vlen, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)vec, vlen, flags);
+}
+
+struct cmsghdr *rp_cmsg_firsthdr(struct msghdr *msg) { return CMSG_FIRSTHDR(msg); }
+struct cmsghdr *rp_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg) { return CMSG_NXTHDR(msg, cmsg); }
+unsigned char *rp_cmsg_data(struct cmsghdr *cmsg) { return CMSG_DATA(cmsg); }
+size_t rp_cmsg_space(size_t length) { return CMSG_SPACE(length); }
+size_t rp_cmsg_len(size_t length) { return CMSG_LEN(length); }
+
+ssize_t rp_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags) {
+    return splice(fd_in, (loff_t *)off_in, fd_out, (loff_t *)off_out, len, flags);
+}
+
+int rp_pipe_set_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+int rp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

@@ -1,0 +1,386 @@
+import Glibc
+
+/// Sizes of one ring's fixed resources. Everything is allocated at start-up.
+public struct RingConfiguration: Sendable {
+    /// Send slots and their size: a slot holds one datagram or one stream write.
+    public var sendSlots: Int = 2048
+    public var sendSlotSize: Int = 2048
+    /// Provided receive buffers for datagrams (each holds one datagram plus its address and
+    /// control data) and for streams.
+    public var datagramBuffers: Int = 4096
+    public var datagramBufferSize: Int = 2048
+    public var streamBuffers: Int = 512
+    public var streamBufferSize: Int = 16_384
+    /// Table capacities: UDP sockets and listeners; TCP connections.
+    public var maxSockets: Int = 16_384
+    public var maxConnections: Int = 16_384
+    /// io_uring queue depths.
+    public var submissionEntries: UInt32 = 4096
+    public var completionEntries: UInt32 = 16_384
+    public var timerResolutionMilliseconds: UInt64 = 10
+
+    public init() {}
+}
+
+/// One ring thread's world as a service sees it: open sockets, send replies, schedule timers,
+/// close connections. Only ever used on its own thread.
+public final class RingContext {
+    /// This ring's number among the engine's rings (0-based).
+    public let index: Int
+    public let configuration: RingConfiguration
+    public let counters = RingCounters()
+    /// CLOCK_MONOTONIC milliseconds, refreshed at the start of each batch.
+    public internal(set) var now: UInt64
+    public internal(set) var isStopping = false
+
+    let slots: SendSlotPool
+    let timers: TimerWheel
+    unowned(unsafe) var driver: RingDriver!
+    var handler: RingHandler!
+
+    // Sockets (UDP and listeners) and connections: index tables with generations.
+    struct SocketEntry {
+        var fd: Int32 = -1
+        var generation: UInt32 = 0
+        var isListener = false
+        var closing = false
+        var idleTimeout: UInt64 = 0
+        var totalTimeout: UInt64 = 0
+    }
+
+    struct ConnectionEntry {
+        var fd: Int32 = -1
+        var generation: UInt32 = 0
+        var listener = SocketID(index: 0, generation: 0)
+        var lastActivity: UInt64 = 0
+        var sending = false
+        var closing = false
+        var closeReason: CloseReason = .local
+        var idleTimer: TimerID?
+        var totalTimer: TimerID?
+    }
+
+    var sockets: [SocketEntry]
+    var freeSockets: [UInt32]
+    var connections: [ConnectionEntry]
+    var freeConnections: [UInt32]
+
+    init(index: Int, configuration: RingConfiguration, startMilliseconds: UInt64? = nil) {
+        self.index = index
+        self.configuration = configuration
+        now = startMilliseconds ?? MonotonicClock.milliseconds()
+        slots = SendSlotPool(count: configuration.sendSlots, slotSize: configuration.sendSlotSize)
+        timers = TimerWheel(resolutionMilliseconds: configuration.timerResolutionMilliseconds, nowMilliseconds: now)
+        sockets = Array(repeating: SocketEntry(), count: configuration.maxSockets)
+        freeSockets = (0..<UInt32(configuration.maxSockets)).reversed().map { $0 }
+        connections = Array(repeating: ConnectionEntry(), count: configuration.maxConnections)
+        freeConnections = (0..<UInt32(configuration.maxConnections)).reversed().map { $0 }
+    }
+
+    /// The name of the backend running this ring: "io_uring", "epoll" or "memory".
+    public var backendName: String { driver.name }
+
+    // MARK: UDP
+
+    /// Opens a UDP socket on this ring and starts receiving on it. Port 0 binds an ephemeral
+    /// port (see `localEndpoint(of:)`).
+    public func openUDP(_ options: UDPSocketOptions) throws(SystemError) -> SocketID {
+        guard let index = freeSockets.popLast() else { throw SystemError(errno: EMFILE, call: "openUDP: socket table full") }
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try driver.makeUDPSocket(options)
+        } catch {
+            freeSockets.append(index)
+            throw error
+        }
+        sockets[Int(index)].fd = fd
+        sockets[Int(index)].isListener = false
+        sockets[Int(index)].closing = false
+        let id = SocketID(index: index, generation: sockets[Int(index)].generation)
+        driver.armDatagramSocket(id, fd: fd)
+        return id
+    }
+
+    /// The address and port a socket is bound to.
+    public func localEndpoint(of socket: SocketID) throws(SystemError) -> IPv4Endpoint {
+        guard let fd = descriptor(of: socket) else { throw SystemError(errno: EBADF, call: "localEndpoint: closed socket") }
+        return try driver.localEndpoint(fd)
+    }
+
+    /// Closes a socket (UDP or listener). Events already queued for it are dropped.
+    public func close(_ socket: SocketID) {
+        guard let fd = descriptor(of: socket), !sockets[Int(socket.index)].closing else { return }
+        sockets[Int(socket.index)].closing = true
+        driver.disarmSocket(socket, fd: fd)
+    }
+
+    /// A send buffer, or nil when all are in flight (counted; drop the reply).
+    @inline(__always)
+    public func allocateSlot() -> SendSlot? {
+        guard let slot = slots.allocate() else {
+            counters.sendSlotsExhausted &+= 1
+            return nil
+        }
+        return slot
+    }
+
+    /// Gives back a slot that will not be sent.
+    public func release(_ slot: SendSlot) { slots.release(slot.index) }
+
+    /// Sends `length` bytes of `slot`, then `extra` if given (file data from a mapping: no copy
+    /// through the slot), to `destination` from `socket`. `source` and `interfaceIndex` pick the
+    /// local address and interface (IP_PKTINFO) when non-zero. The slot is the engine's again.
+    @inline(__always)
+    public func send(_ slot: SendSlot, length: Int, on socket: SocketID, to destination: IPv4Endpoint,
+                     from source: UInt32 = 0, interfaceIndex: Int32 = 0, appending extra: UnsafeRawBufferPointer? = nil) {
+        guard let fd = descriptor(of: socket), !sockets[Int(socket.index)].closing else {
+            slots.release(slot.index)
+            return
+        }
+        precondition(length <= slot.buffer.count)
+        driver.sendDatagram(fd: fd, slot: slot.index, length: length, extra: extra, destination: destination,
+                            source: source, interfaceIndex: interfaceIndex)
+    }
+
+    /// Sends a whole Ethernet frame (built by the caller, e.g. `Wire.UDPFrame`) on an
+    /// interface, for RFC 2131 §4.1 unicast to a client that has no address yet. Opens the
+    /// ring's AF_PACKET socket on first use (needs CAP_NET_RAW).
+    public func sendFrame(_ slot: SendSlot, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError) {
+        try driver.sendFrame(slot: slot.index, length: length, interfaceIndex: interfaceIndex, destinationMAC: destinationMAC)
+    }
+
+    // MARK: TCP
+
+    /// Opens a TCP listener on this ring; accepted connections are reported to the handler.
+    public func listenTCP(_ options: TCPListenerOptions) throws(SystemError) -> SocketID {
+        guard let index = freeSockets.popLast() else { throw SystemError(errno: EMFILE, call: "listenTCP: socket table full") }
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try driver.makeListener(options)
+        } catch {
+            freeSockets.append(index)
+            throw error
+        }
+        sockets[Int(index)].fd = fd
+        sockets[Int(index)].isListener = true
+        sockets[Int(index)].closing = false
+        sockets[Int(index)].idleTimeout = options.idleTimeoutMilliseconds
+        sockets[Int(index)].totalTimeout = options.totalTimeoutMilliseconds
+        let id = SocketID(index: index, generation: sockets[Int(index)].generation)
+        driver.armListener(id, fd: fd)
+        return id
+    }
+
+    /// Writes `length` bytes of `slot` on the connection. One send at a time per connection:
+    /// wait for `sendCompleted` before the next. The slot is the engine's again.
+    public func send(_ slot: SendSlot, length: Int, on connection: ConnectionID) {
+        guard let entry = liveConnection(connection), !entry.sending else {
+            assert(liveConnection(connection)?.sending != true, "one send at a time per connection")
+            slots.release(slot.index)
+            return
+        }
+        connections[Int(connection.index)].sending = true
+        driver.streamSend(connection, fd: entry.fd, slot: slot.index, length: length)
+    }
+
+    /// Writes `length` bytes of the open file `file` from `offset` on the connection, without a
+    /// copy through user space. The caller keeps `file` open until `sendCompleted`.
+    public func sendFile(_ file: Int32, offset: Int64, length: Int64, on connection: ConnectionID) {
+        guard let entry = liveConnection(connection), !entry.sending else { return }
+        connections[Int(connection.index)].sending = true
+        driver.streamSendFile(connection, fd: entry.fd, file: file, offset: offset, length: length)
+    }
+
+    /// Closes a connection; the handler hears `closed(_, reason: .local)` once it is gone.
+    public func close(_ connection: ConnectionID) {
+        beginClosing(connection, reason: .local)
+    }
+
+    /// Whether a send is in progress on the connection.
+    public func isSending(_ connection: ConnectionID) -> Bool { liveConnection(connection)?.sending ?? false }
+
+    // MARK: Timers
+
+    /// Calls `timerFired(token:)` after `milliseconds` (rounded up to the wheel's resolution).
+    /// Tokens are the service's own; the top bit is reserved for the engine.
+    public func schedule(afterMilliseconds milliseconds: UInt64, token: UInt64) -> TimerID {
+        precondition(token & Self.engineTimerBit == 0, "timer tokens must leave the top bit clear")
+        return timers.schedule(atMilliseconds: now + milliseconds, token: token)
+    }
+
+    public func cancel(_ timer: TimerID) { timers.cancel(timer) }
+
+    // MARK: For drivers
+
+    static let engineTimerBit: UInt64 = 1 << 63
+    static let totalTimerBit: UInt64 = 1 << 62
+
+    @inline(__always)
+    func descriptor(of socket: SocketID) -> Int32? {
+        let i = Int(socket.index)
+        guard i < sockets.count, sockets[i].generation == socket.generation, sockets[i].fd >= 0 else { return nil }
+        return sockets[i].fd
+    }
+
+    @inline(__always)
+    func liveConnection(_ id: ConnectionID) -> ConnectionEntry? {
+        let i = Int(id.index)
+        guard i < connections.count, connections[i].generation == id.generation, connections[i].fd >= 0,
+              !connections[i].closing else { return nil }
+        return connections[i]
+    }
+
+    func isCurrent(_ id: SocketID) -> Bool { descriptor(of: id) != nil && !sockets[Int(id.index)].closing }
+
+    func isCurrent(_ id: ConnectionID) -> Bool {
+        let i = Int(id.index)
+        return i < connections.count && connections[i].generation == id.generation && connections[i].fd >= 0
+    }
+
+    func listenerTimeouts(_ id: SocketID) -> (idle: UInt64, total: UInt64) {
+        (sockets[Int(id.index)].idleTimeout, sockets[Int(id.index)].totalTimeout)
+    }
+
+    /// A driver accepted `fd` on `listener`: record it, start its timers, tell the handler,
+    /// then arm receiving. Returns nil (and closes `fd`) when the table is full.
+    @discardableResult
+    func connectionAccepted(fd: Int32, listener: SocketID, peer: IPv4Endpoint) -> ConnectionID? {
+        guard isCurrent(listener), let index = freeConnections.popLast() else {
+            counters.connectionsRefused &+= 1
+            driver.closeDescriptor(fd)
+            return nil
+        }
+        let i = Int(index)
+        connections[i].fd = fd
+        connections[i].listener = listener
+        connections[i].lastActivity = now
+        connections[i].sending = false
+        connections[i].closing = false
+        let id = ConnectionID(index: index, generation: connections[i].generation)
+        let (idle, total) = listenerTimeouts(listener)
+        let token = Self.engineTimerBit | UInt64(connections[i].generation & 0xFF_FFFF) << 32 | UInt64(index)
+        connections[i].idleTimer = idle > 0 ? timers.schedule(atMilliseconds: now + idle, token: token) : nil
+        connections[i].totalTimer = total > 0 ? timers.schedule(atMilliseconds: now + total, token: token | Self.totalTimerBit) : nil
+        counters.connectionsAccepted &+= 1
+        driver.armConnection(id, fd: fd)
+        handler.accepted(id, peer: peer, listener: listener, ring: self)
+        return id
+    }
+
+    func streamReceived(_ id: ConnectionID, bytes: UnsafeRawBufferPointer) {
+        guard liveConnection(id) != nil else { return }
+        connections[Int(id.index)].lastActivity = now
+        counters.streamBytesReceived &+= UInt64(bytes.count)
+        handler.received(bytes, on: id, ring: self)
+    }
+
+    func streamSendFinished(_ id: ConnectionID, bytes: Int, file: Bool) {
+        guard isCurrent(id) else { return }
+        let i = Int(id.index)
+        connections[i].sending = false
+        connections[i].lastActivity = now
+        if file { counters.fileBytesSent &+= UInt64(bytes) } else { counters.streamBytesSent &+= UInt64(bytes) }
+        if !connections[i].closing { handler.sendCompleted(on: id, ring: self) }
+    }
+
+    /// Progress on a long send (file chunks): keeps the idle timer from firing mid-transfer.
+    func streamActivity(_ id: ConnectionID) {
+        if isCurrent(id) { connections[Int(id.index)].lastActivity = now }
+    }
+
+    /// The peer closed, a receive or send failed, a timeout fired, or the service asked.
+    func beginClosing(_ id: ConnectionID, reason: CloseReason) {
+        guard isCurrent(id), !connections[Int(id.index)].closing else { return }
+        let i = Int(id.index)
+        connections[i].closing = true
+        connections[i].closeReason = reason
+        if let t = connections[i].idleTimer { timers.cancel(t) }
+        if let t = connections[i].totalTimer { timers.cancel(t) }
+        connections[i].idleTimer = nil
+        connections[i].totalTimer = nil
+        switch reason {
+        case .idleTimeout: counters.idleTimeouts &+= 1
+        case .totalTimeout: counters.totalTimeouts &+= 1
+        default: break
+        }
+        driver.disarmConnection(id, fd: connections[i].fd)
+    }
+
+    /// The driver has nothing left in flight on the connection: close it and tell the handler.
+    func connectionReleased(_ id: ConnectionID) {
+        guard isCurrent(id) else { return }
+        let i = Int(id.index)
+        driver.closeDescriptor(connections[i].fd)
+        let reason = connections[i].closeReason
+        connections[i].fd = -1
+        connections[i].generation = (connections[i].generation &+ 1) & 0xFF_FFFF
+        freeConnections.append(id.index)
+        counters.connectionsClosed &+= 1
+        handler.closed(id, reason: reason, ring: self)
+    }
+
+    func socketReleased(_ id: SocketID) {
+        let i = Int(id.index)
+        guard i < sockets.count, sockets[i].generation == id.generation, sockets[i].fd >= 0 else { return }
+        driver.closeDescriptor(sockets[i].fd)
+        sockets[i].fd = -1
+        sockets[i].closing = false
+        sockets[i].generation = (sockets[i].generation &+ 1) & 0xFF_FFFF
+        freeSockets.append(id.index)
+    }
+
+    /// Refreshes `now` and fires due timers: the service's, and connection idle/total limits.
+    func advanceClock() {
+        now = MonotonicClock.milliseconds()
+        fireTimers()
+    }
+
+    func fireTimers() {
+        timers.advance(toMilliseconds: now) { token in
+            counters.timersFired &+= 1
+            if token & Self.engineTimerBit == 0 {
+                handler.timerFired(token: token, ring: self)
+                return
+            }
+            let index = UInt32(truncatingIfNeeded: token)
+            let generation = UInt32(truncatingIfNeeded: token >> 32) & 0xFF_FFFF
+            let id = ConnectionID(index: index, generation: generation)
+            guard liveConnection(id) != nil else { return }
+            let i = Int(index)
+            if token & Self.totalTimerBit != 0 {
+                connections[i].totalTimer = nil
+                beginClosing(id, reason: .totalTimeout)
+                return
+            }
+            // Idle: checked lazily, so activity costs a store, not a timer reschedule.
+            let (idle, _) = listenerTimeouts(connections[i].listener)
+            if now &- connections[i].lastActivity >= idle {
+                connections[i].idleTimer = nil
+                beginClosing(id, reason: .idleTimeout)
+            } else {
+                connections[i].idleTimer = timers.schedule(atMilliseconds: connections[i].lastActivity + idle, token: token)
+            }
+        }
+    }
+
+    /// Milliseconds the driver may wait for completions before a timer is due (nil: no limit).
+    func waitLimit() -> UInt64? { timers.millisecondsUntilNextTimer(now: now) }
+
+    /// Starts shutdown: every socket and connection is closed; the driver's loop ends when
+    /// nothing is in flight.
+    func beginShutdown() {
+        guard !isStopping else { return }
+        isStopping = true
+        for i in sockets.indices where sockets[i].fd >= 0 && !sockets[i].closing {
+            close(SocketID(index: UInt32(i), generation: sockets[i].generation))
+        }
+        for i in connections.indices where connections[i].fd >= 0 && !connections[i].closing {
+            beginClosing(ConnectionID(index: UInt32(i), generation: connections[i].generation), reason: .shutdown)
+        }
+    }
+
+    /// Whether anything is still open (the loop runs until not).
+    var hasOpenDescriptors: Bool {
+        sockets.contains { $0.fd >= 0 } || connections.contains { $0.fd >= 0 }
+    }
+}

@@ -1,0 +1,653 @@
+import CLibURing
+import CLinuxShims
+import Glibc
+
+/// The io_uring backend: one ring per thread (`SINGLE_ISSUER | DEFER_TASKRUN`), multishot
+/// receives into provided buffers, sends from pre-allocated slots, all submitted in batches.
+/// Each loop turn: submit everything prepared, wait for at least one completion (or the next
+/// timer tick), handle every completion, hand buffers back, then end the batch.
+final class IOURingDriver: RingDriver {
+    let name = "io_uring"
+    unowned let context: RingContext
+    unowned let thread: RingThread
+    let ring: UnsafeMutablePointer<io_uring>
+    let datagramBuffers: ProvidedBufferRing
+    let streamBuffers: ProvidedBufferRing
+    static let datagramGroup: UInt16 = 0
+    static let streamGroup: UInt16 = 1
+
+    /// Per UDP socket: the msghdr multishot recvmsg reads name and control lengths from.
+    let receiveHeaders: UnsafeMutablePointer<msghdr>
+    /// Per send slot: the sendmsg header, vectors, destination and control data.
+    let slotMessages: UnsafeMutablePointer<SlotMessage>
+    /// Per connection: the linked timeout's duration (read by the kernel at submission).
+    let linkTimeouts: UnsafeMutablePointer<__kernel_timespec>
+
+    /// Operations in flight per socket (its multishot receive or accept) and per connection.
+    var socketOperations: [Int32]
+    var connectionOperations: [Int32]
+    var streams: [StreamState]
+    var slotOperations = 0
+    var otherOperations = 0
+
+    var socketsToRearm: [SocketID] = []
+    var connectionsToRearm: [ConnectionID] = []
+    let wakeDescriptor: Int32
+    var wakeArmed = false
+    var packetSocket: Int32 = -1
+    private var completions: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    static let completionBatch = 256
+
+    struct StreamState {
+        var slot: Int32 = -1
+        var sent = 0
+        var length = 0
+        var file: Int32 = -1
+        var fileOffset: Int64 = 0
+        var fileRemaining: Int64 = 0
+        var fileSent: Int64 = 0
+        var pipeRead: Int32 = -1
+        var pipeWrite: Int32 = -1
+        var inPipe = 0
+    }
+
+    init(context: RingContext, thread: RingThread) throws(SystemError) {
+        self.context = context
+        self.thread = thread
+        let configuration = context.configuration
+        ring = .allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        var parameters = io_uring_params()
+        parameters.flags = UInt32(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL)
+        parameters.cq_entries = configuration.completionEntries
+        let result = io_uring_queue_init_params(configuration.submissionEntries, ring, &parameters)
+        if result < 0 {
+            ring.deallocate()
+            throw SystemError(errno: -result, call: "io_uring_queue_init_params")
+        }
+        do throws(SystemError) {
+            datagramBuffers = try ProvidedBufferRing(ring: &ring.pointee, group: Self.datagramGroup,
+                                                     count: configuration.datagramBuffers, bufferSize: configuration.datagramBufferSize)
+            streamBuffers = try ProvidedBufferRing(ring: &ring.pointee, group: Self.streamGroup,
+                                                   count: configuration.streamBuffers, bufferSize: configuration.streamBufferSize)
+            wakeDescriptor = try system("eventfd") { eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)) }
+        } catch {
+            io_uring_queue_exit(ring)
+            ring.deallocate()
+            throw error
+        }
+        receiveHeaders = .allocate(capacity: configuration.maxSockets)
+        receiveHeaders.initialize(repeating: msghdr(), count: configuration.maxSockets)
+        for i in 0..<configuration.maxSockets {
+            receiveHeaders[i].msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            receiveHeaders[i].msg_controllen = SlotMessage.pktinfoControlLength
+        }
+        slotMessages = .allocate(capacity: configuration.sendSlots)
+        slotMessages.initialize(repeating: SlotMessage(), count: configuration.sendSlots)
+        linkTimeouts = .allocate(capacity: configuration.maxConnections)
+        linkTimeouts.initialize(repeating: __kernel_timespec(), count: configuration.maxConnections)
+        socketOperations = Array(repeating: 0, count: configuration.maxSockets)
+        connectionOperations = Array(repeating: 0, count: configuration.maxConnections)
+        streams = Array(repeating: StreamState(), count: configuration.maxConnections)
+        completions = .allocate(capacity: Self.completionBatch)
+        socketsToRearm.reserveCapacity(256)
+        connectionsToRearm.reserveCapacity(256)
+    }
+
+    deinit {
+        io_uring_queue_exit(ring)
+        ring.deallocate()
+        Glibc.close(wakeDescriptor)
+        if packetSocket >= 0 { Glibc.close(packetSocket) }
+        receiveHeaders.deallocate()
+        slotMessages.deallocate()
+        linkTimeouts.deallocate()
+        completions.deallocate()
+    }
+
+    // MARK: Submission
+
+    /// A free submission entry; when the queue is full, what is queued is submitted first.
+    @inline(__always)
+    private func submissionEntry() -> UnsafeMutablePointer<io_uring_sqe> {
+        while true {
+            if let sqe = io_uring_get_sqe(ring) { return sqe }
+            let result = io_uring_submit(ring)
+            if result == -EBUSY {
+                // The kernel holds overflowed completions; flush them into the queue.
+                context.counters.submitBusy &+= 1
+                _ = io_uring_get_events(ring)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func setFlag(_ sqe: UnsafeMutablePointer<io_uring_sqe>, _ bit: Int) {
+        sqe.pointee.flags |= UInt8(1 << bit)
+    }
+
+    private static let bufferSelectBit = Int(IOSQE_BUFFER_SELECT_BIT)
+    private static let linkBit = Int(IOSQE_IO_LINK_BIT)
+
+    // MARK: Descriptors
+
+    func makeUDPSocket(_ options: UDPSocketOptions) throws(SystemError) -> Int32 { try Sockets.udp(options) }
+    func makeListener(_ options: TCPListenerOptions) throws(SystemError) -> Int32 { try Sockets.tcpListener(options) }
+    func localEndpoint(_ fd: Int32) throws(SystemError) -> IPv4Endpoint { try Sockets.localEndpoint(fd) }
+    func closeDescriptor(_ fd: Int32) { Glibc.close(fd) }
+
+    // MARK: Arming
+
+    func armDatagramSocket(_ id: SocketID, fd: Int32) {
+        let sqe = submissionEntry()
+        io_uring_prep_recvmsg_multishot(sqe, fd, receiveHeaders + Int(id.index), 0)
+        setFlag(sqe, Self.bufferSelectBit)
+        sqe.pointee.buf_group = Self.datagramGroup
+        io_uring_sqe_set_data64(sqe, UserData(.datagramReceive, index: id.index, generation: id.generation).raw)
+        socketOperations[Int(id.index)] += 1
+    }
+
+    func armListener(_ id: SocketID, fd: Int32) {
+        let sqe = submissionEntry()
+        io_uring_prep_multishot_accept(sqe, fd, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+        io_uring_sqe_set_data64(sqe, UserData(.accept, index: id.index, generation: id.generation).raw)
+        socketOperations[Int(id.index)] += 1
+    }
+
+    func armConnection(_ id: ConnectionID, fd: Int32) {
+        let sqe = submissionEntry()
+        io_uring_prep_recv_multishot(sqe, fd, nil, 0, 0)
+        setFlag(sqe, Self.bufferSelectBit)
+        sqe.pointee.buf_group = Self.streamGroup
+        io_uring_sqe_set_data64(sqe, UserData(.streamReceive, index: id.index, generation: id.generation).raw)
+        connectionOperations[Int(id.index)] += 1
+    }
+
+    func disarmSocket(_ id: SocketID, fd: Int32) {
+        if socketOperations[Int(id.index)] == 0 {
+            context.socketReleased(id)
+            return
+        }
+        cancelAll(fd: fd)
+    }
+
+    func disarmConnection(_ id: ConnectionID, fd: Int32) {
+        if connectionOperations[Int(id.index)] == 0 {
+            releaseConnection(id)
+            return
+        }
+        cancelAll(fd: fd)
+    }
+
+    private func cancelAll(fd: Int32) {
+        let sqe = submissionEntry()
+        io_uring_prep_cancel_fd(sqe, fd, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_sqe_set_data64(sqe, UserData(.cancel, index: 0).raw)
+        otherOperations += 1
+    }
+
+    private func releaseConnection(_ id: ConnectionID) {
+        let i = Int(id.index)
+        if streams[i].slot >= 0 { context.slots.release(streams[i].slot) }
+        if streams[i].pipeRead >= 0 { Glibc.close(streams[i].pipeRead) }
+        if streams[i].pipeWrite >= 0 { Glibc.close(streams[i].pipeWrite) }
+        streams[i] = StreamState()
+        context.connectionReleased(id)
+    }
+
+    // MARK: Sending
+
+    func sendDatagram(fd: Int32, slot: Int32, length: Int, extra: UnsafeRawBufferPointer?,
+                      destination: IPv4Endpoint, source: UInt32, interfaceIndex: Int32) {
+        let message = slotMessages + Int(slot)
+        let buffer = context.slots.buffer(slot)
+        message.pointee.vectors.0 = iovec(iov_base: buffer.baseAddress, iov_len: length)
+        var vectorCount = 1
+        if let extra, extra.count > 0 {
+            message.pointee.vectors.1 = iovec(iov_base: UnsafeMutableRawPointer(mutating: extra.baseAddress), iov_len: extra.count)
+            vectorCount = 2
+        }
+        withUnsafeMutableBytes(of: &message.pointee.address) { raw in
+            raw.storeBytes(of: destination.sockaddr, as: sockaddr_in.self)
+        }
+        message.pointee.header.msg_name = UnsafeMutableRawPointer(mutating: UnsafeRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!))
+        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        message.pointee.header.msg_iov = UnsafeMutablePointer(mutating: UnsafeRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.vectors)!).assumingMemoryBound(to: iovec.self))
+        message.pointee.header.msg_iovlen = vectorCount
+        message.pointee.header.msg_flags = 0
+        if source != 0 || interfaceIndex != 0 {
+            let control = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.control)!)
+            control.initializeMemory(as: UInt8.self, repeating: 0, count: SlotMessage.pktinfoControlLength)
+            let header = control.assumingMemoryBound(to: cmsghdr.self)
+            header.pointee.cmsg_len = rp_cmsg_len(MemoryLayout<in_pktinfo>.size)
+            header.pointee.cmsg_level = Int32(IPPROTO_IP)
+            header.pointee.cmsg_type = Int32(IP_PKTINFO)
+            var info = in_pktinfo()
+            info.ipi_ifindex = interfaceIndex
+            info.ipi_spec_dst.s_addr = source.bigEndian
+            UnsafeMutableRawPointer(rp_cmsg_data(header)).storeBytes(of: info, as: in_pktinfo.self)
+            message.pointee.header.msg_control = control
+            message.pointee.header.msg_controllen = SlotMessage.pktinfoControlLength
+        } else {
+            message.pointee.header.msg_control = nil
+            message.pointee.header.msg_controllen = 0
+        }
+        let sqe = submissionEntry()
+        io_uring_prep_sendmsg(sqe, fd, &message.pointee.header, 0)
+        io_uring_sqe_set_data64(sqe, UserData(.datagramSend, index: UInt32(slot)).raw)
+        slotOperations += 1
+    }
+
+    func sendFrame(slot: Int32, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError) {
+        if packetSocket < 0 {
+            do throws(SystemError) {
+                packetSocket = try Sockets.packet()
+            } catch {
+                context.slots.release(slot)
+                throw error
+            }
+        }
+        let message = slotMessages + Int(slot)
+        message.pointee.vectors.0 = iovec(iov_base: context.slots.buffer(slot).baseAddress, iov_len: length)
+        var link = sockaddr_ll()
+        link.sll_family = UInt16(AF_PACKET)
+        link.sll_protocol = UInt16(ETH_P_IP).bigEndian
+        link.sll_ifindex = interfaceIndex
+        link.sll_halen = 6
+        withUnsafeMutableBytes(of: &link.sll_addr) { raw in
+            for i in 0..<6 { raw[i] = UInt8(truncatingIfNeeded: destinationMAC >> UInt64(40 - 8 * i)) }
+        }
+        message.pointee.address = link
+        message.pointee.header.msg_name = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!)
+        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_ll>.size)
+        message.pointee.header.msg_iov = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.vectors)!).assumingMemoryBound(to: iovec.self)
+        message.pointee.header.msg_iovlen = 1
+        message.pointee.header.msg_control = nil
+        message.pointee.header.msg_controllen = 0
+        let sqe = submissionEntry()
+        io_uring_prep_sendmsg(sqe, packetSocket, &message.pointee.header, 0)
+        io_uring_sqe_set_data64(sqe, UserData(.frameSend, index: UInt32(slot)).raw)
+        slotOperations += 1
+    }
+
+    func streamSend(_ id: ConnectionID, fd: Int32, slot: Int32, length: Int) {
+        let i = Int(id.index)
+        streams[i].slot = slot
+        streams[i].sent = 0
+        streams[i].length = length
+        submitStreamSend(id, fd: fd)
+    }
+
+    private func submitStreamSend(_ id: ConnectionID, fd: Int32) {
+        let i = Int(id.index)
+        let buffer = context.slots.buffer(streams[i].slot)
+        let sqe = submissionEntry()
+        io_uring_prep_send(sqe, fd, buffer.baseAddress! + streams[i].sent, streams[i].length - streams[i].sent, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, UserData(.streamSend, index: id.index, generation: id.generation).raw)
+        connectionOperations[i] += 1
+        linkTimeout(sqe, id)
+    }
+
+    /// Links a timeout to a stream write: a client that stops reading for the listener's idle
+    /// time gets its write cancelled (and the connection closed) by the kernel.
+    private func linkTimeout(_ sqe: UnsafeMutablePointer<io_uring_sqe>, _ id: ConnectionID) {
+        let i = Int(id.index)
+        let (idle, _) = context.listenerTimeouts(context.connections[i].listener)
+        guard idle > 0 else { return }
+        setFlag(sqe, Self.linkBit)
+        linkTimeouts[i].tv_sec = Int64(idle / 1000)
+        linkTimeouts[i].tv_nsec = Int64(idle % 1000) * 1_000_000
+        let timeout = submissionEntry()
+        io_uring_prep_link_timeout(timeout, linkTimeouts + i, 0)
+        io_uring_sqe_set_data64(timeout, UserData(.linkTimeout, index: id.index, generation: id.generation).raw)
+        connectionOperations[i] += 1
+    }
+
+    /// Files go file → pipe → socket with splice: the page cache pages are handed to the socket
+    /// without being copied through user space. (Measured against send_zc from a mapping in
+    /// docs/benchmarks.md.)
+    static let pipeBytes: Int32 = 1 << 20
+
+    func streamSendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
+        let i = Int(id.index)
+        if streams[i].pipeRead < 0 {
+            var ends: (Int32, Int32) = (-1, -1)
+            let made = withUnsafeMutableBytes(of: &ends) { rp_pipe2($0.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC | O_NONBLOCK) }
+            guard made == 0 else {
+                context.beginClosing(id, reason: .error(errno))
+                return
+            }
+            _ = rp_pipe_set_size(ends.1, Self.pipeBytes)
+            streams[i].pipeRead = ends.0
+            streams[i].pipeWrite = ends.1
+        }
+        streams[i].file = file
+        streams[i].fileOffset = offset
+        streams[i].fileRemaining = length
+        streams[i].fileSent = 0
+        streams[i].inPipe = 0
+        continueFile(id, fd: fd)
+    }
+
+    /// The next step of a file send: drain the pipe if it holds bytes, else fill and drain it
+    /// with a linked pair; done when nothing remains.
+    private func continueFile(_ id: ConnectionID, fd: Int32) {
+        let i = Int(id.index)
+        if streams[i].inPipe > 0 {
+            spliceOut(id, fd: fd, count: streams[i].inPipe, linked: false)
+            return
+        }
+        guard streams[i].fileRemaining > 0 else {
+            let sent = streams[i].fileSent
+            streams[i].file = -1
+            context.streamSendFinished(id, bytes: Int(sent), file: true)
+            return
+        }
+        let chunk = Int(min(streams[i].fileRemaining, Int64(Self.pipeBytes)))
+        let sqe = submissionEntry()
+        io_uring_prep_splice(sqe, streams[i].file, streams[i].fileOffset, streams[i].pipeWrite, -1, UInt32(chunk), 0)
+        io_uring_sqe_set_data64(sqe, UserData(.spliceIn, index: id.index, generation: id.generation).raw)
+        setFlag(sqe, Self.linkBit)
+        connectionOperations[i] += 1
+        spliceOut(id, fd: fd, count: chunk, linked: true)
+    }
+
+    private func spliceOut(_ id: ConnectionID, fd: Int32, count: Int, linked: Bool) {
+        let i = Int(id.index)
+        let sqe = submissionEntry()
+        io_uring_prep_splice(sqe, streams[i].pipeRead, -1, fd, -1, UInt32(count), RP_SPLICE_F_MOVE)
+        io_uring_sqe_set_data64(sqe, UserData(.spliceOut, index: id.index, generation: id.generation).raw)
+        connectionOperations[i] += 1
+        linkTimeout(sqe, id)
+    }
+
+    // MARK: The loop
+
+    func wake() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wakeDescriptor, &one, 8)
+    }
+
+    private func armWake() {
+        let sqe = submissionEntry()
+        io_uring_prep_poll_multishot(sqe, wakeDescriptor, UInt32(POLLIN))
+        io_uring_sqe_set_data64(sqe, UserData(.wakeup, index: 0).raw)
+        wakeArmed = true
+    }
+
+    private var inFlight: Int {
+        slotOperations + otherOperations + socketOperations.reduce(0) { $0 + Int($1) } + connectionOperations.reduce(0) { $0 + Int($1) }
+    }
+
+    func run() throws(SystemError) {
+        armWake()
+        var timeout = __kernel_timespec()
+        while true {
+            context.advanceClock()
+            if thread.shouldStop, !context.isStopping { context.beginShutdown() }
+            if context.isStopping, !context.hasOpenDescriptors, slotOperations == 0, otherOperations == 0 { break }
+            let result: Int32
+            var first: UnsafeMutablePointer<io_uring_cqe>?
+            if let limit = context.waitLimit() {
+                timeout.tv_sec = Int64(limit / 1000)
+                timeout.tv_nsec = Int64(limit % 1000) * 1_000_000
+                result = io_uring_submit_and_wait_timeout(ring, &first, 1, &timeout, nil)
+            } else {
+                result = io_uring_submit_and_wait(ring, 1)
+            }
+            if result < 0, result != -ETIME, result != -EINTR {
+                if result == -EBUSY {
+                    context.counters.submitBusy &+= 1
+                } else {
+                    throw SystemError(errno: -result, call: "io_uring_submit_and_wait")
+                }
+            }
+            context.now = MonotonicClock.milliseconds()
+            reap()
+            if ring.pointee.sq.kflags.pointee & UInt32(IORING_SQ_CQ_OVERFLOW) != 0 {
+                context.counters.completionOverflows &+= 1
+                _ = io_uring_get_events(ring)
+                reap()
+            }
+            context.counters.batches &+= 1
+            context.handler.batchEnded(ring: context)
+        }
+    }
+
+    /// Handles every completion available, in batches, then hands buffers back and re-arms
+    /// receives that ended (buffer shortage, or a multishot the kernel stopped).
+    private func reap() {
+        while true {
+            let count = Int(io_uring_peek_batch_cqe(ring, completions, UInt32(Self.completionBatch)))
+            if count == 0 { break }
+            for k in 0..<count {
+                let cqe = completions[k]!.pointee
+                handle(UserData(raw: cqe.user_data), result: cqe.res, flags: cqe.flags)
+            }
+            io_uring_cq_advance(ring, UInt32(count))
+        }
+        datagramBuffers.commit()
+        streamBuffers.commit()
+        if !socketsToRearm.isEmpty {
+            for id in socketsToRearm where context.isCurrent(id) {
+                armDatagramSocket(id, fd: context.sockets[Int(id.index)].fd)
+            }
+            socketsToRearm.removeAll(keepingCapacity: true)
+        }
+        if !connectionsToRearm.isEmpty {
+            for id in connectionsToRearm where context.liveConnection(id) != nil {
+                armConnection(id, fd: context.connections[Int(id.index)].fd)
+            }
+            connectionsToRearm.removeAll(keepingCapacity: true)
+        }
+    }
+
+    @inline(__always)
+    private func handle(_ data: UserData, result: Int32, flags: UInt32) {
+        let more = flags & UInt32(IORING_CQE_F_MORE) != 0
+        switch data.operation {
+        case .datagramReceive:
+            datagramReceived(data, result: result, flags: flags, more: more)
+        case .datagramSend, .frameSend:
+            slotOperations -= 1
+            context.slots.release(Int32(data.index))
+            if result < 0 {
+                context.counters.datagramSendErrors &+= 1
+            } else if data.operation == .frameSend {
+                context.counters.framesSent &+= 1
+            } else {
+                context.counters.datagramsSent &+= 1
+            }
+        case .accept:
+            accepted(data, result: result, more: more)
+        case .streamReceive:
+            streamReceived(data, result: result, flags: flags, more: more)
+        case .streamSend:
+            streamSent(data, result: result)
+        case .spliceIn:
+            splicedIn(data, result: result)
+        case .spliceOut:
+            splicedOut(data, result: result)
+        case .linkTimeout:
+            connectionOperationEnded(ConnectionID(index: data.index, generation: data.generation))
+        case .wakeup:
+            var value: UInt64 = 0
+            _ = Glibc.read(wakeDescriptor, &value, 8)
+            if !more { armWake() }
+        case .cancel:
+            otherOperations -= 1
+        case .timeout, .none:
+            break
+        }
+    }
+
+    private func socketOperationEnded(_ id: SocketID) {
+        let i = Int(id.index)
+        socketOperations[i] -= 1
+        if socketOperations[i] == 0, context.sockets[i].closing, context.sockets[i].generation == id.generation {
+            context.socketReleased(id)
+        }
+    }
+
+    private func connectionOperationEnded(_ id: ConnectionID) {
+        let i = Int(id.index)
+        connectionOperations[i] -= 1
+        if connectionOperations[i] == 0, context.isCurrent(id), context.connections[i].closing {
+            releaseConnection(id)
+        }
+    }
+
+    private func datagramReceived(_ data: UserData, result: Int32, flags: UInt32, more: Bool) {
+        let id = SocketID(index: data.index, generation: data.generation)
+        if flags & UInt32(IORING_CQE_F_BUFFER) != 0 {
+            let bufferID = UInt16(truncatingIfNeeded: flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+            if result > 0, context.isCurrent(id) {
+                deliverDatagram(id, buffer: datagramBuffers.buffer(bufferID), length: result)
+            }
+            datagramBuffers.recycle(bufferID)
+        } else if result == -ENOBUFS {
+            context.counters.receiveBuffersExhausted &+= 1
+        }
+        if !more {
+            socketOperationEnded(id)
+            // A receive the kernel ended (no buffers, or any other reason) is started again
+            // after this batch's buffers are back — unless the socket is closing.
+            if context.isCurrent(id), socketOperations[Int(id.index)] == 0 { socketsToRearm.append(id) }
+        }
+    }
+
+    @inline(__always)
+    private func deliverDatagram(_ id: SocketID, buffer: UnsafeMutableRawPointer, length: Int32) {
+        let header = receiveHeaders + Int(id.index)
+        guard let out = io_uring_recvmsg_validate(buffer, length, header) else { return }
+        var source = IPv4Endpoint(address: 0, port: 0)
+        if out.pointee.namelen >= UInt32(MemoryLayout<sockaddr_in>.size) {
+            source = IPv4Endpoint(io_uring_recvmsg_name(out).loadUnaligned(as: sockaddr_in.self))
+        }
+        var destination: UInt32 = 0
+        var local: UInt32 = 0
+        var interface: Int32 = 0
+        var cmsg = io_uring_recvmsg_cmsg_firsthdr(out, header)
+        while let c = cmsg {
+            if c.pointee.cmsg_level == Int32(IPPROTO_IP), c.pointee.cmsg_type == Int32(IP_PKTINFO) {
+                let info = UnsafeRawPointer(rp_cmsg_data(c)).loadUnaligned(as: in_pktinfo.self)
+                interface = info.ipi_ifindex
+                local = UInt32(bigEndian: info.ipi_spec_dst.s_addr)
+                destination = UInt32(bigEndian: info.ipi_addr.s_addr)
+            }
+            cmsg = io_uring_recvmsg_cmsg_nexthdr(out, header, c)
+        }
+        let payload = UnsafeRawBufferPointer(start: io_uring_recvmsg_payload(out, header),
+                                             count: Int(io_uring_recvmsg_payload_length(out, length, header)))
+        let truncated = out.pointee.flags & UInt32(MSG_TRUNC) != 0
+        context.counters.datagramsReceived &+= 1
+        if truncated { context.counters.datagramsTruncated &+= 1 }
+        context.handler.received(
+            ReceivedDatagram(socket: id, payload: payload, source: source, destinationAddress: destination,
+                             localAddress: local, interfaceIndex: interface, truncated: truncated),
+            ring: context)
+    }
+
+    private func accepted(_ data: UserData, result: Int32, more: Bool) {
+        let listener = SocketID(index: data.index, generation: data.generation)
+        if result >= 0 {
+            var peer = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(result, $0, &length) }
+            }
+            var one: Int32 = 1
+            _ = setsockopt(result, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            context.connectionAccepted(fd: result, listener: listener, peer: IPv4Endpoint(peer))
+        }
+        if !more {
+            socketOperationEnded(listener)
+            if context.isCurrent(listener), socketOperations[Int(listener.index)] == 0 {
+                armListener(listener, fd: context.sockets[Int(listener.index)].fd)
+            }
+        }
+    }
+
+    private func streamReceived(_ data: UserData, result: Int32, flags: UInt32, more: Bool) {
+        let id = ConnectionID(index: data.index, generation: data.generation)
+        if flags & UInt32(IORING_CQE_F_BUFFER) != 0 {
+            let bufferID = UInt16(truncatingIfNeeded: flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+            if result > 0 {
+                context.streamReceived(id, bytes: UnsafeRawBufferPointer(start: streamBuffers.buffer(bufferID), count: Int(result)))
+            }
+            streamBuffers.recycle(bufferID)
+        }
+        if result == 0 {
+            context.beginClosing(id, reason: .peerClosed)
+        } else if result == -ENOBUFS {
+            context.counters.receiveBuffersExhausted &+= 1
+        } else if result < 0, result != -ECANCELED {
+            context.beginClosing(id, reason: .error(-result))
+        }
+        if !more {
+            let rearm = result != 0 && (result > 0 || result == -ENOBUFS)
+            if rearm, context.liveConnection(id) != nil { connectionsToRearm.append(id) }
+            connectionOperationEnded(id)
+        }
+    }
+
+    private func streamSent(_ data: UserData, result: Int32) {
+        let id = ConnectionID(index: data.index, generation: data.generation)
+        let i = Int(id.index)
+        defer { connectionOperationEnded(id) }
+        guard context.liveConnection(id) != nil else { return }
+        if result < 0 {
+            context.beginClosing(id, reason: result == -ECANCELED ? .idleTimeout : .error(-result))
+            return
+        }
+        streams[i].sent += Int(result)
+        context.streamActivity(id)
+        if streams[i].sent < streams[i].length {
+            submitStreamSend(id, fd: context.connections[i].fd)
+            return
+        }
+        let slot = streams[i].slot
+        streams[i].slot = -1
+        context.slots.release(slot)
+        context.streamSendFinished(id, bytes: streams[i].length, file: false)
+    }
+
+    private func splicedIn(_ data: UserData, result: Int32) {
+        let id = ConnectionID(index: data.index, generation: data.generation)
+        let i = Int(id.index)
+        defer { connectionOperationEnded(id) }
+        guard context.liveConnection(id) != nil else { return }
+        if result < 0 {
+            context.beginClosing(id, reason: .error(-result))
+            return
+        }
+        if result == 0 {
+            // The file ended early (truncated under us): stop here rather than spin.
+            context.beginClosing(id, reason: .error(EIO))
+            return
+        }
+        streams[i].inPipe += Int(result)
+        streams[i].fileOffset += Int64(result)
+        streams[i].fileRemaining -= Int64(result)
+    }
+
+    private func splicedOut(_ data: UserData, result: Int32) {
+        let id = ConnectionID(index: data.index, generation: data.generation)
+        let i = Int(id.index)
+        defer { connectionOperationEnded(id) }
+        guard context.liveConnection(id) != nil else { return }
+        if result < 0 {
+            // -ECANCELED: the linked splice-in failed (handled there) or the link timeout fired.
+            if result == -ECANCELED, streams[i].inPipe > 0 || streams[i].fileRemaining == 0 {
+                context.beginClosing(id, reason: .idleTimeout)
+            } else if result != -ECANCELED {
+                context.beginClosing(id, reason: .error(-result))
+            }
+            return
+        }
+        streams[i].inPipe -= Int(result)
+        streams[i].fileSent += Int64(result)
+        context.streamActivity(id)
+        continueFile(id, fd: context.connections[i].fd)
+    }
+}
