@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "WireChecks", targets: ["WireChecks"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "PacketCapture", targets: ["PacketCapture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
