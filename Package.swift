@@ -9,10 +9,12 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "WireChecks", targets: ["WireChecks"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Tables", targets: ["Tables"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries. Each module map includes the socket headers before the library's own
@@ -23,6 +25,12 @@ let package = Package(
 
         // Pure codecs: standard library only, no Foundation.
         .target(name: "Wire"),
+
+        // Compiled lookup tables: the snapshot format, builder, and zero-copy reader.
+        .target(name: "Tables", dependencies: ["Wire"]),
+
+        // Protocol policy: (request, tables, state, clock) → verdict. No I/O.
+        .target(name: "Responders", dependencies: ["Wire", "Tables"]),
 
         // Codec properties shared by the fuzz targets and the tests that replay their findings.
         .target(name: "WireChecks", dependencies: ["Wire"]),
@@ -36,15 +44,25 @@ let package = Package(
         // Reading (and later writing) capture files through libpcap, shared by the CLI and tests.
         .target(name: "PacketCapture", dependencies: ["CLibPcap"]),
 
+        // The rack's DHCP lease journal: append-only file, group commit, compaction. Stdlib + Glibc.
+        .target(name: "LeaseStore"),
+
+        // The standalone rack's site file (YAML) parsed into a validated model; Foundation allowed here.
+        .target(name: "Site", dependencies: ["Wire", .product(name: "Yams", package: "Yams")]),
+
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Engine", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                "Wire", "Tables", "Responders", "Engine", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "PacketCapture"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "LeaseStoreTests", dependencies: ["LeaseStore"]),
+        .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
+        .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire"]),
+        .testTarget(name: "SiteTests", dependencies: ["Site"]),
     ]
 )

@@ -33,4 +33,34 @@ import WireChecks
             #expect(violation == nil, "\(name): \(violation ?? "")")
         }
     }
+
+    /// A property that returns a violation, over every finding of the given targets.
+    static func replay(_ targets: [String], _ property: (UnsafeRawBufferPointer) -> String?) {
+        for target in targets {
+            for (name, bytes) in inputs(target) {
+                let violation = bytes.withUnsafeBytes { property($0) }
+                #expect(violation == nil, "\(target)/\(name): \(violation ?? "")")
+            }
+        }
+    }
+
+    @Test func dnsExerciseAll() {
+        Self.replay(["FuzzDNS", "FuzzDNSRoundTrip"], DNSChecks.exerciseAll)
+    }
+
+    @Test func dnsRoundTrip() {
+        Self.replay(["FuzzDNSRoundTrip", "FuzzDNS"], DNSChecks.roundTrip)
+    }
+
+    @Test func tftpExerciseAll() {
+        Self.replay(["FuzzTFTP"], TFTPChecks.exerciseAll)
+    }
+
+    @Test func tftpWriteParse() {
+        Self.replay(["FuzzTFTP"], TFTPChecks.writeParse)
+    }
+
+    @Test func httpIncremental() {
+        Self.replay(["FuzzHTTP"], HTTPChecks.incremental)
+    }
 }

@@ -149,7 +149,10 @@ final class IOURingDriver: RingDriver {
 
     func armListener(_ id: SocketID, fd: Int32) {
         let sqe = submissionEntry()
-        io_uring_prep_multishot_accept(sqe, fd, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+        // Accepted sockets stay blocking: io_uring's recv and send never block the ring (they
+        // poll internally), while splice runs in io_uring's workers and honours O_NONBLOCK —
+        // a non-blocking socket would make it fail with EAGAIN whenever the send buffer fills.
+        io_uring_prep_multishot_accept(sqe, fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, UserData(.accept, index: id.index, generation: id.generation).raw)
         socketOperations[Int(id.index)] += 1
     }
@@ -312,7 +315,7 @@ final class IOURingDriver: RingDriver {
         let i = Int(id.index)
         if streams[i].pipeRead < 0 {
             var ends: (Int32, Int32) = (-1, -1)
-            let made = withUnsafeMutableBytes(of: &ends) { rp_pipe2($0.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC | O_NONBLOCK) }
+            let made = withUnsafeMutableBytes(of: &ends) { rp_pipe2($0.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC) }
             guard made == 0 else {
                 context.beginClosing(id, reason: .error(errno))
                 return

@@ -115,14 +115,6 @@ enum Sockets {
         return fd
     }
 
-    /// Prepares an accepted connection: non-blocking, no Nagle delay (replies are whole).
-    static func configureAccepted(_ fd: Int32) {
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    }
-
     /// An AF_PACKET socket that sends whole Ethernet frames (RFC 2131 §4.1 L2 unicast).
     /// Needs CAP_NET_RAW.
     static func packet() throws(SystemError) -> Int32 {

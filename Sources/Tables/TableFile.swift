@@ -1,0 +1,71 @@
+import Glibc
+
+/// Opening snapshot files: mapped read-only, so the page cache is the only copy and every
+/// ring reads the same pages. Writing: to a temporary name, fsync, rename — a reader never
+/// sees half a file.
+public enum TableFile {
+    final class Mapping {
+        let base: UnsafeMutableRawPointer?
+        let length: Int
+
+        init(base: UnsafeMutableRawPointer?, length: Int) {
+            self.base = base
+            self.length = length
+        }
+
+        deinit { if let base, length > 0 { munmap(base, length) } }
+    }
+
+    /// Maps and validates a snapshot file.
+    public static func open(_ path: String) throws(TablesError) -> TableSnapshot {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TablesError(.io, "\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw TablesError(.io, "\(path): \(String(cString: strerror(errno)))") }
+        let length = Int(status.st_size)
+        guard length > 0 else { throw TablesError(.truncated, "\(path) is empty") }
+        guard let base = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+            throw TablesError(.io, "mmap \(path): \(String(cString: strerror(errno)))")
+        }
+        let mapping = Mapping(base: base, length: length)
+        return try TableSnapshot(bytes: UnsafeRawBufferPointer(start: base, count: length), owner: mapping)
+    }
+
+    /// Writes `bytes` to `path` atomically and durably.
+    public static func write(_ bytes: [UInt8], to path: String) throws(TablesError) {
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw TablesError(.io, "\(temporary): \(String(cString: strerror(errno)))") }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                written += n
+            }
+            return fsync(fd) == 0
+        }
+        let error = errno
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw TablesError(.io, "\(temporary): \(String(cString: strerror(error)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = errno
+            unlink(temporary)
+            throw TablesError(.io, "rename to \(path): \(String(cString: strerror(error)))")
+        }
+        // Make the rename itself durable.
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let directoryFD = Glibc.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Testing
+@testable import Tables
+import Wire
+
+func sampleBuilder() -> TablesBuilder {
+    var builder = TablesBuilder()
+    builder.domain = "maas.test"
+    builder.filesRoot = "/srv/rackplane"
+    builder.upstreamDNS = [IPv4Address(198, 18, 0, 254)]
+    var subnet = TablesBuilder.Subnet(network: IPv4Address(198, 18, 0, 0), prefixLength: 24)
+    subnet.gateway = IPv4Address(198, 18, 0, 1)
+    subnet.nextServer = IPv4Address(198, 18, 0, 1)
+    subnet.dnsServers = [IPv4Address(198, 18, 0, 1)]
+    subnet.domain = "maas.test"
+    subnet.pools = [IPv4Address(198, 18, 0, 100)...IPv4Address(198, 18, 0, 250)]
+    subnet.reserved = [IPv4Address(198, 18, 0, 1)...IPv4Address(198, 18, 0, 20)]
+    subnet.circuitPins = [(Array("eth0/1".utf8), IPv4Address(198, 18, 0, 30))]
+    builder.subnets = [subnet, TablesBuilder.Subnet(network: IPv4Address(198, 19, 0, 0), prefixLength: 16)]
+    var node = TablesBuilder.Reservation(mac: MACAddress("52:54:00:00:00:01")!, address: IPv4Address(198, 18, 0, 21))
+    node.hostname = "node01"
+    node.purpose = .commission
+    var byClientID = TablesBuilder.Reservation(mac: MACAddress("52:54:00:00:00:02")!, address: IPv4Address(198, 18, 0, 22))
+    byClientID.clientID = [1, 0x52, 0x54, 0, 0, 0, 9]
+    builder.reservations = [node, byClientID]
+    var profile = TablesBuilder.BootProfile()
+    profile.bios = "lpxelinux.0"
+    profile.uefiX64 = "bootx64.efi"
+    profile.ipxeScript = "http://198.18.0.1:5248/ipxe.cfg"
+    builder.bootProfiles = [profile]
+    return builder
+}
+
+func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+
+@Suite struct TableSnapshotTests {
+    @Test func sha256MatchesKnownVectors() {
+        #expect(hexString(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hexString(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(hexString(SHA256.hash(long)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // Streaming in uneven pieces gives the same digest as one call.
+        let million = [UInt8](repeating: 0x61, count: 1_000_000)
+        var hasher = SHA256()
+        var at = 0
+        for piece in [1, 63, 64, 65, 1000, 7] + Array(repeating: 4096, count: 300) {
+            let end = min(at + piece, million.count)
+            million[at..<end].withUnsafeBytes { hasher.update($0) }
+            at = end
+        }
+        million[at...].withUnsafeBytes { hasher.update($0) }
+        #expect(hexString(hasher.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func builtSnapshotReadsBack() throws {
+        let snapshot = try TableSnapshot(sampleBuilder().build(generation: 7, createdAt: 1_700_000_000))
+        #expect(snapshot.generation == 7)
+        #expect(snapshot.createdAt == 1_700_000_000)
+        #expect(text(snapshot.domain) == "maas.test")
+        #expect(text(snapshot.filesRoot) == "/srv/rackplane")
+        #expect(Array(snapshot.upstreamDNS) == [IPv4Address(198, 18, 0, 254)])
+        #expect(snapshot.isAuthoritative && !snapshot.isProxyDHCP)
+        #expect(snapshot.subnetCount == 2)
+        let subnet = try #require(snapshot.subnet(containing: IPv4Address(198, 18, 0, 77)))
+        #expect(subnet.index == 0)
+        #expect(subnet.gateway == IPv4Address(198, 18, 0, 1))
+        #expect(subnet.leaseSeconds == 600)
+        #expect(Array(subnet.dnsServers) == [IPv4Address(198, 18, 0, 1)])
+        #expect(subnet.isInPool(IPv4Address(198, 18, 0, 100)) && !subnet.isInPool(IPv4Address(198, 18, 0, 99)))
+        #expect(subnet.isReserved(IPv4Address(198, 18, 0, 20)) && !subnet.isReserved(IPv4Address(198, 18, 0, 21)))
+        #expect(snapshot.subnet(containing: IPv4Address(198, 19, 3, 4))?.index == 1)
+        #expect(snapshot.subnet(containing: IPv4Address(10, 0, 0, 1)) == nil)
+        #expect(text(subnet.bootProfile.bios) == "lpxelinux.0")
+        #expect(text(subnet.bootProfile.ipxeScript) == "http://198.18.0.1:5248/ipxe.cfg")
+        #expect(subnet.bootProfile.uefiArm64.isEmpty)
+    }
+
+    @Test func reservationsAreFoundByMACClientIDAndCircuit() throws {
+        let snapshot = try TableSnapshot(sampleBuilder().build(generation: 1))
+        let node = try #require(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!))
+        #expect(node.address == IPv4Address(198, 18, 0, 21))
+        #expect(text(node.hostname) == "node01")
+        #expect(node.purpose == .commission)
+        #expect(node.subnetIndex == 0)
+        #expect(snapshot.reservation(mac: MACAddress("52:54:00:00:00:99")!) == nil)
+        let id: [UInt8] = [1, 0x52, 0x54, 0, 0, 0, 9]
+        let byID = try #require(id.withUnsafeBytes { snapshot.reservation(clientID: $0) })
+        #expect(byID.address == IPv4Address(198, 18, 0, 22))
+        #expect([UInt8]([1, 2]).withUnsafeBytes { snapshot.reservation(clientID: $0) } == nil)
+        let pin = try #require(Array("eth0/1".utf8).withUnsafeBytes { snapshot.circuitPin($0) })
+        #expect(pin.address == IPv4Address(198, 18, 0, 30) && pin.subnet == 0)
+    }
+
+    @Test func hundredThousandReservationsStayOneLookupAway() throws {
+        var builder = TablesBuilder()
+        builder.subnets = [TablesBuilder.Subnet(network: IPv4Address(198, 18, 0, 0), prefixLength: 15)]
+        builder.reservations = (0..<100_000).map { i in
+            var r = TablesBuilder.Reservation(mac: MACAddress(0x5254_0000_0000 + UInt64(i)), address: IPv4Address(0xC612_0000 + UInt32(i) + 1))
+            r.hostname = "node\(i)"
+            return r
+        }
+        let snapshot = try TableSnapshot(builder.build(generation: 1))
+        for i in stride(from: 0, to: 100_000, by: 997) {
+            let found = try #require(snapshot.reservation(mac: MACAddress(0x5254_0000_0000 + UInt64(i))))
+            #expect(found.address == IPv4Address(0xC612_0000 + UInt32(i) + 1))
+            #expect(text(found.hostname) == "node\(i)")
+        }
+        #expect(snapshot.reservation(mac: MACAddress(0x5254_0001_0000_0000 & 0xFFFF_FFFF_FFFF)) == nil)
+    }
+
+    // MARK: Corruption: every kind is named, none crashes.
+
+    func expectRefused(_ bytes: [UInt8], _ kind: TablesError.Kind, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try TableSnapshot(bytes)
+            Issue.record("accepted a corrupt snapshot", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Recomputes the digest, so a test reaches the checks behind the checksum.
+    func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        var copy = bytes
+        for i in 0..<32 { copy[TablesFormat.digestOffset + i] = 0 }
+        let digest = SHA256.hash(copy)
+        copy.replaceSubrange(TablesFormat.digestOffset..<TablesFormat.digestOffset + 32, with: digest)
+        return copy
+    }
+
+    func sectionOffset(_ bytes: [UInt8], _ kind: TablesFormat.Section) -> Int {
+        let count = Int(bytes[32]) | Int(bytes[33]) << 8
+        for i in 0..<count {
+            let at = TablesFormat.headerLength + i * TablesFormat.directoryEntryLength
+            let value = UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8
+            if value == kind.rawValue {
+                return (0..<8).reduce(0) { $0 | Int(bytes[at + 16 + $1]) << (8 * $1) }
+            }
+        }
+        return -1
+    }
+
+    @Test func corruptionIsDetectedAndNamed() {
+        let good = sampleBuilder().build(generation: 3)
+        expectRefused([], .truncated)
+        expectRefused(Array(good[0..<100]), .truncated)
+        expectRefused(Array(good.dropLast(8)), .truncated)
+        var magic = good
+        magic[0] = UInt8(ascii: "X")
+        expectRefused(magic, .badMagic)
+        var version = good
+        version[8] = 2
+        expectRefused(version, .wrongVersion)
+        var flipped = good
+        flipped[good.count - 20] ^= 0x01
+        expectRefused(flipped, .checksumMismatch)
+        // Behind a valid checksum: a subnet pointing at a boot profile that does not exist.
+        var badIndex = good
+        let subnets = sectionOffset(good, .subnets)
+        badIndex[subnets + 52] = 9
+        expectRefused(resealed(badIndex), .indexOutOfRange)
+        // A string reference past the strings section.
+        var badString = good
+        let reservations = sectionOffset(good, .reservations)
+        badString[reservations + 20] = 0xFF
+        expectRefused(resealed(badString), .indexOutOfRange)
+        // A section moved past the end of the file.
+        var badSection = good
+        badSection[TablesFormat.headerLength + 16 + 3] = 0x7F
+        expectRefused(resealed(badSection), .badSection)
+        // A hash slot naming a reservation that does not exist.
+        var badHash = good
+        let byMAC = sectionOffset(good, .reservationsByMAC)
+        for slot in 0..<8 where badHash[byMAC + slot * 16 + 8] != 0xFF {
+            badHash[byMAC + slot * 16 + 8] = 0x77
+            break
+        }
+        expectRefused(resealed(badHash), .indexOutOfRange)
+    }
+
+    @Test func filesAreWrittenAtomicallyAndMappedBack() throws {
+        let path = "/tmp/rackplane-tables-\(UInt32.random(in: 0...UInt32.max)).bin"
+        defer { _ = path.withCString { unlinkFile($0) } }
+        try TableFile.write(sampleBuilder().build(generation: 11), to: path)
+        let snapshot = try TableFile.open(path)
+        #expect(snapshot.generation == 11)
+        #expect(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!) != nil)
+        #expect(throws: TablesError.self) { try TableFile.open(path + ".missing") }
+    }
+}
+
+import Glibc
+func unlinkFile(_ path: UnsafePointer<CChar>) -> Int32 { unlink(path) }
