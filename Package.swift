@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System libraries. Each module map includes the socket headers before the library's own
@@ -32,6 +33,12 @@ let package = Package(
         // Protocol policy: (request, tables, state, clock) → verdict. No I/O.
         .target(name: "Responders", dependencies: ["Wire", "Tables"]),
 
+        // The rack: services on the engine, table swaps, lease journal, metrics.
+        .target(name: "Rack", dependencies: [
+            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Codec properties shared by the fuzz targets and the tests that replay their findings.
         .target(name: "WireChecks", dependencies: ["Wire"]),
 
@@ -48,12 +55,12 @@ let package = Package(
         .target(name: "LeaseStore"),
 
         // The standalone rack's site file (YAML) parsed into a validated model; Foundation allowed here.
-        .target(name: "Site", dependencies: ["Wire", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Site", dependencies: ["Wire", "Tables", .product(name: "Yams", package: "Yams")]),
 
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Tables", "Responders", "Engine", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -63,6 +70,6 @@ let package = Package(
         .testTarget(name: "LeaseStoreTests", dependencies: ["LeaseStore"]),
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire"]),
-        .testTarget(name: "SiteTests", dependencies: ["Site"]),
+        .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
     ]
 )

@@ -37,6 +37,15 @@ public struct DHCPLease: Equatable, Sendable {
     /// Unix seconds (wall clock, so bound leases survive restarts through the journal).
     public var expiresAt: UInt64
     public var hostname: [UInt8]
+
+    public init(address: IPv4Address, mac: MACAddress, client: DHCPClientKey, state: State, expiresAt: UInt64, hostname: [UInt8]) {
+        self.address = address
+        self.mac = mac
+        self.client = client
+        self.state = state
+        self.expiresAt = expiresAt
+        self.hostname = hostname
+    }
 }
 
 /// The rack's lease state for dynamic pools: which address each client holds, which are

@@ -1,0 +1,184 @@
+import Engine
+import Glibc
+import LeaseStore
+import Responders
+import Tables
+import Wire
+
+/// DHCP on a ring: datagrams in, the responder's verdict out. ACKs that bind a lease wait at
+/// the end of the batch until the journal has made every such lease durable with one
+/// fdatasync (group commit); then they leave together. Everything else leaves at once.
+public final class DHCPService {
+    public let server: DHCPServer
+    public let journal: LeaseJournal
+    let tables: TableStore
+    let log: RackLog
+    let interface: NetworkInterface?
+    /// Overrides IP_PKTINFO's local address as the server identifier (`--address`).
+    let addressOverride: IPv4Address?
+    private var snapshot: TableSnapshot
+    private var generation: UInt64
+    private var sockets: [SocketID] = []
+    private var macByInterface: [Int32: MACAddress] = [:]
+    private var linkLayerAllowed = true
+    public private(set) var durabilityFailures: UInt64 = 0
+    public private(set) var linkFallbacks: UInt64 = 0
+
+    struct PendingReply {
+        let slot: SendSlot
+        let length: Int
+        let destination: DHCPDestination
+        let socket: SocketID
+        let localAddress: IPv4Address
+        let interfaceIndex: Int32
+    }
+
+    private var pending: [PendingReply] = []
+    private var lastExpiry: UInt64 = 0
+
+    public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, log: RackLog) {
+        self.tables = tables
+        self.journal = journal
+        self.interface = interface
+        self.addressOverride = address
+        self.log = log
+        snapshot = tables.snapshot
+        generation = snapshot.generation
+        let leases = DHCPLeaseTable(expectedLeases: 4096)
+        let now = UInt64(time(nil))
+        var restored = 0
+        for record in journal.leases.values where record.state == .bound && record.expiresAt > now {
+            let mac = MACAddress(record.mac)
+            let client = record.clientID.withUnsafeBytes { DHCPClientKey(mac: mac, clientID: $0.isEmpty ? nil : $0) }
+            leases.restore(DHCPLease(address: IPv4Address(record.address), mac: mac, client: client, state: .bound,
+                                     expiresAt: record.expiresAt, hostname: record.hostname))
+            restored += 1
+        }
+        server = DHCPServer(leases: leases)
+        pending.reserveCapacity(1024)
+        for candidate in NetworkInterface.all() { macByInterface[candidate.index] = candidate.mac }
+        log.info("dhcp: \(restored) leases restored from the journal")
+    }
+
+    /// Opens UDP 67 (and 4011 in proxyDHCP mode) on this ring.
+    func start(ring: RingContext, port: UInt16) throws {
+        let device = interface?.name
+        sockets.append(try ring.openUDP(UDPSocketOptions(bind: .any(port: port), broadcast: true, device: device, packetInfo: true)))
+        if snapshot.isProxyDHCP {
+            sockets.append(try ring.openUDP(UDPSocketOptions(bind: .any(port: 4011), broadcast: true, device: device, packetInfo: true)))
+        }
+    }
+
+    func owns(_ socket: SocketID) -> Bool { sockets.contains(socket) }
+
+    func received(_ datagram: ReceivedDatagram, ring: RingContext) {
+        guard let slot = ring.allocateSlot() else { return }
+        let local = addressOverride ?? (datagram.localAddress != 0 ? IPv4Address(datagram.localAddress) : interface?.address ?? .any)
+        let context = DHCPRequestContext(localAddress: local, destinationAddress: IPv4Address(datagram.destinationAddress),
+                                         now: UInt64(time(nil)))
+        let verdict = server.respond(to: datagram.payload, context: context, tables: snapshot, reply: slot.buffer)
+        switch verdict {
+        case .reply(let length, let destination, _, let change):
+            let reply = PendingReply(slot: slot, length: length, destination: destination, socket: datagram.socket,
+                                     localAddress: local, interfaceIndex: datagram.interfaceIndex)
+            if let change, change.kind == .bound {
+                _ = journal.append(record(change))
+                pending.append(reply)
+            } else {
+                transmit(reply, ring: ring)
+            }
+        case .noReply(let change):
+            ring.release(slot)
+            if let change { _ = journal.append(record(change)) }
+        case .drop:
+            ring.release(slot)
+        }
+    }
+
+    /// The end of a batch: make the batch's leases durable, then let their ACKs go.
+    func batchEnded(ring: RingContext) {
+        if journal.pendingCount > 0 {
+            do {
+                try journal.commit()
+            } catch {
+                // Not durable: the ACKs must not leave. Clients retry; the state is reported.
+                durabilityFailures &+= UInt64(pending.count)
+                log.error("dhcp: lease journal commit failed (\(error)); \(pending.count) ACKs withheld")
+                for reply in pending { ring.release(reply.slot) }
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        for reply in pending { transmit(reply, ring: ring) }
+        pending.removeAll(keepingCapacity: true)
+        if tables.generation != generation {
+            snapshot = tables.snapshot
+            generation = snapshot.generation
+        }
+        let now = UInt64(time(nil))
+        if now >= lastExpiry + 60 {
+            lastExpiry = now
+            _ = server.leases.expire(now: now)
+            if journal.needsCompaction {
+                do { try journal.compact() } catch { log.error("dhcp: journal compaction failed: \(error)") }
+            }
+        }
+    }
+
+    private func record(_ change: DHCPLeaseChange) -> LeaseRecord {
+        let state: LeaseState = switch change.kind {
+        case .bound: .bound
+        case .released: .released
+        case .declined: .declined
+        }
+        return LeaseRecord(address: change.lease.address.value, mac: change.lease.mac.value,
+                           clientID: [], hostname: change.lease.hostname,
+                           expiresAt: change.lease.expiresAt, state: state, sequence: 0)
+    }
+
+    /// Sends a reply where RFC 2131 §4.1 says (the responder decided; this maps it to sockets).
+    private func transmit(_ reply: PendingReply, ring: RingContext) {
+        switch reply.destination {
+        case .relay(let agent):
+            ring.send(reply.slot, length: reply.length, on: reply.socket, to: IPv4Endpoint(address: agent.value, port: 67),
+                      from: reply.localAddress.value)
+        case .unicast(let client):
+            ring.send(reply.slot, length: reply.length, on: reply.socket, to: IPv4Endpoint(address: client.value, port: 68),
+                      from: reply.localAddress.value)
+        case .broadcast:
+            broadcast(reply, ring: ring)
+        case .link(let mac, let address):
+            if linkLayerAllowed, sendFrame(reply, to: mac, at: address, ring: ring) { return }
+            broadcast(reply, ring: ring)
+        }
+    }
+
+    private func broadcast(_ reply: PendingReply, ring: RingContext) {
+        ring.send(reply.slot, length: reply.length, on: reply.socket,
+                  to: IPv4Endpoint(address: IPv4Endpoint.limitedBroadcast, port: 68),
+                  from: reply.localAddress.value, interfaceIndex: reply.interfaceIndex)
+    }
+
+    /// Unicast to a client without an address: a whole Ethernet frame through AF_PACKET
+    /// (docs/engine.md says why not ARP-table injection). Without CAP_NET_RAW the first
+    /// failure switches to broadcast for good, which every client also accepts.
+    private func sendFrame(_ reply: PendingReply, to mac: MACAddress, at address: IPv4Address, ring: RingContext) -> Bool {
+        guard let source = macByInterface[reply.interfaceIndex] ?? interface?.mac, let frame = ring.allocateSlot() else { return false }
+        let payload = UnsafeRawBufferPointer(rebasing: reply.slot.buffer[0..<reply.length])
+        do {
+            let length = try UDPFrame.write(into: frame.buffer, sourceMAC: source, destinationMAC: mac,
+                                            source: reply.localAddress, destination: address,
+                                            sourcePort: 67, destinationPort: 68, payload: payload)
+            try ring.sendFrame(frame, length: length, interfaceIndex: reply.interfaceIndex, destinationMAC: mac.value)
+            ring.release(reply.slot)
+            return true
+        } catch let error as SystemError {
+            linkLayerAllowed = false
+            linkFallbacks &+= 1
+            log.warning("dhcp: cannot send link-layer replies (\(error)); broadcasting instead")
+            return false
+        } catch {
+            ring.release(frame)
+            return false
+        }
+    }
+}

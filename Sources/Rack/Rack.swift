@@ -1,0 +1,95 @@
+import Engine
+import Glibc
+import LeaseStore
+import Tables
+import Wire
+
+/// How a rack runs (the `rackplane rack` flags).
+public struct RackOptions: Sendable {
+    public var sitePath: String
+    public var interface: String?
+    public var address: IPv4Address?
+    public var stateDirectory: String
+    public var threads: Int = 1
+    public var metricsPort: UInt16 = 5249
+    public var dhcpPort: UInt16 = 67
+    public var backend: EngineBackend?
+
+    public init(sitePath: String, stateDirectory: String) {
+        self.sitePath = sitePath
+        self.stateDirectory = stateDirectory
+    }
+}
+
+public struct RackError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A standalone rack: compiles its site file, serves DHCP (and the metrics endpoint) on the
+/// engine, reloads on SIGHUP or when the file changes, and stops cleanly on SIGINT/SIGTERM.
+public final class Rack {
+    public let options: RackOptions
+    public let tables: TableStore
+    let source: SiteTableSource
+    let log: RackLog
+    let engine: Engine
+    let dhcp: DHCPService
+
+    public init(options: RackOptions, log: RackLog = RackLog()) throws {
+        self.options = options
+        self.log = log
+        guard mkdir(options.stateDirectory, 0o750) == 0 || errno == EEXIST else {
+            throw RackError(description: "state directory \(options.stateDirectory): \(String(cString: strerror(errno)))")
+        }
+        var interface: NetworkInterface?
+        if let name = options.interface {
+            guard let found = NetworkInterface.named(name) else { throw RackError(description: "no interface named \(name)") }
+            interface = found
+        }
+        source = SiteTableSource(sitePath: options.sitePath, stateDirectory: options.stateDirectory, log: log)
+        let snapshot = try source.load()
+        tables = TableStore(snapshot)
+        log.info("tables: generation \(snapshot.generation) from \(options.sitePath): \(snapshot.subnetCount) subnets, \(snapshot.reservationCount) machines")
+        let journal = try LeaseJournal(directory: options.stateDirectory)
+        if let damage = journal.replayReport.corruption {
+            log.error("lease journal: damage at offset \(damage.offset) (\(damage)); kept the records before it")
+        }
+        dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, log: log)
+        let metrics = MetricsService()
+        let handler = RackHandler(dhcp: dhcp, metrics: metrics, dhcpPort: options.dhcpPort, metricsAddress: 0, metricsPort: options.metricsPort)
+        engine = Engine(rings: max(1, options.threads), backend: options.backend, log: { log.info($0) }) { index in
+            index == 0 ? handler as RingHandler : IdleRingHandler()
+        }
+        metrics.render = { [dhcp, tables, weak engine] in MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) }
+    }
+
+    /// Runs until SIGINT or SIGTERM. The calling thread handles signals and watches the site
+    /// file; the ring threads serve.
+    public func run() throws {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGHUP, SIGINT, SIGTERM] { sigaddset(&signals, signal) }
+        // Blocked before the ring threads start, so they inherit the mask and only this thread
+        // takes the signals.
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        try engine.start()
+        log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), metrics on \(options.metricsPort)")
+        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        while true {
+            let signal = sigtimedwait(&signals, nil, &timeout)
+            if signal == SIGINT || signal == SIGTERM {
+                log.info("rack: stopping")
+                break
+            }
+            if signal == SIGHUP {
+                source.reload(into: tables, reason: "SIGHUP")
+            } else if source.changed {
+                source.reload(into: tables, reason: "site file changed")
+            }
+            engine.wakeAll()
+        }
+        engine.stop()
+        engine.wait()
+        log.info("rack: stopped")
+    }
+}

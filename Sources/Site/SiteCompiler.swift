@@ -1,0 +1,61 @@
+import Tables
+import Wire
+
+/// Turns a validated site file into a table snapshot: what `rackplane tables compile` writes
+/// and what `rackplane rack --site` serves. The region's compiler fills the same builder from
+/// PostgreSQL instead.
+public enum SiteCompiler {
+    public static func builder(for site: SiteConfiguration) -> TablesBuilder {
+        var builder = TablesBuilder()
+        builder.domain = site.domain
+        builder.filesRoot = site.files
+        builder.upstreamDNS = site.upstreamDNS
+        builder.declineQuarantineSeconds = site.dhcp.declineQuarantineSeconds
+        builder.perMACRequestsPerSecond = site.dhcp.perMACRateLimit
+        builder.proxyDHCP = site.dhcp.proxy
+        builder.authoritative = site.dhcp.authoritative
+
+        var profile = TablesBuilder.BootProfile()
+        profile.bios = site.boot.files[.bios] ?? ""
+        profile.uefiX64 = site.boot.files[.uefiX64] ?? ""
+        profile.uefiArm64 = site.boot.files[.uefiARM64] ?? ""
+        profile.httpBootURL = site.boot.httpBootURL ?? ""
+        profile.ipxeScript = site.boot.ipxeScript ?? ""
+        profile.kernel = site.boot.kernel ?? ""
+        profile.initrd = site.boot.initrd ?? ""
+        profile.commandLine = site.boot.cmdline ?? ""
+        builder.bootProfiles = [profile]
+
+        builder.subnets = site.subnets.map { subnet in
+            var compiled = TablesBuilder.Subnet(network: subnet.network, prefixLength: UInt8(subnet.prefixLength))
+            compiled.gateway = subnet.gateway
+            compiled.nextServer = subnet.nextServer
+            compiled.dnsServers = subnet.dnsServers
+            compiled.domain = subnet.domain ?? site.domain
+            compiled.leaseSeconds = subnet.leaseSeconds
+            compiled.pxeLeaseSeconds = subnet.pxeLeaseSeconds ?? 0
+            compiled.mtu = subnet.mtu ?? 0
+            compiled.ignoreUnknownClients = subnet.unknownClients == .ignore
+            compiled.pools = subnet.pools.map { $0.start...$0.end }
+            compiled.reserved = subnet.reserved.map { $0.start...$0.end }
+            compiled.circuitPins = subnet.circuitPins.map { (Array($0.circuitID.utf8), $0.ip) }
+            return compiled
+        }
+        builder.reservations = site.machines.map { machine in
+            var reservation = TablesBuilder.Reservation(mac: machine.mac, address: machine.ip)
+            reservation.hostname = machine.hostname
+            reservation.clientID = machine.clientID ?? []
+            reservation.purpose = BootPurpose(name: machine.purpose.rawValue) ?? .local
+            reservation.architecture = MachineArchitecture(name: machine.arch)
+            return reservation
+        }
+        return builder
+    }
+
+    /// Compiles and validates: the bytes returned always open as a snapshot.
+    public static func compile(_ site: SiteConfiguration, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
+        let bytes = builder(for: site).build(generation: generation, createdAt: createdAt)
+        _ = try TableSnapshot(bytes)
+        return bytes
+    }
+}

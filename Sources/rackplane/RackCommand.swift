@@ -1,0 +1,63 @@
+import ArgumentParser
+import Engine
+import Rack
+import Wire
+
+struct RackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rack",
+        abstract: "Run a rack: DHCP (and, as they land, TFTP, image HTTP and DNS) from compiled tables.",
+        discussion: """
+        Standalone mode serves the world a site file describes (docs/site-file.md). The file is
+        compiled on start and again on SIGHUP or when it changes; a bad file leaves the previous
+        tables in service. Leases are journaled in the state directory and survive restarts.
+        Needs root, or CAP_NET_BIND_SERVICE (port 67) and CAP_NET_RAW (SO_BINDTODEVICE and
+        link-layer replies to clients without an address).
+        """)
+
+    @Option(help: "The site file to serve.")
+    var site: String
+
+    @Option(help: "The interface to serve DHCP on (SO_BINDTODEVICE).")
+    var interface: String?
+
+    @Option(help: "The rack's address on that interface (default: from IP_PKTINFO / the interface).")
+    var address: String?
+
+    @Option(help: "Where leases and the last good tables are kept.")
+    var stateDir: String
+
+    @Option(help: "Ring threads.")
+    var threads: Int = 1
+
+    @Option(help: "Port of the Prometheus /metrics endpoint.")
+    var metricsPort: UInt16 = 5249
+
+    @Option(help: "DHCP server port (67; another only for tests).")
+    var dhcpPort: UInt16 = 67
+
+    @Option(help: "io_uring, epoll or memory (default: io_uring where the kernel allows it).")
+    var backend: String?
+
+    func run() throws {
+        var options = RackOptions(sitePath: site, stateDirectory: stateDir)
+        options.interface = interface
+        if let address {
+            guard let parsed = IPv4Address(address) else { throw ValidationError("--address \(address) is not an IPv4 address") }
+            options.address = parsed
+        }
+        options.threads = threads
+        options.metricsPort = metricsPort
+        options.dhcpPort = dhcpPort
+        if let backend {
+            guard let chosen = EngineBackend(rawValue: backend) else { throw ValidationError("--backend must be io_uring, epoll or memory") }
+            options.backend = chosen
+        }
+        do {
+            let rack = try Rack(options: options)
+            try rack.run()
+        } catch {
+            throw fail("rack: \(error)")
+        }
+    }
+}
