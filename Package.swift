@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

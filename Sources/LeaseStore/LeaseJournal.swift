@@ -159,6 +159,29 @@ public final class LeaseJournal {
 
     deinit { close(descriptor) }
 
+    /// The leases a journal holds, read without changing the file: no torn-tail truncation, no
+    /// rewrite after damage (a reader must never cut what a running writer is appending). For
+    /// tools that inspect a live rack's state directory.
+    public static func readLeases(directory: String) throws(JournalError) -> [UInt32: LeaseRecord] {
+        let path = directory + "/" + fileName
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError(call: "open", errno: errno, path: path) }
+        defer { close(fd) }
+        var status = stat()
+        _ = try system("fstat", path) { fstat(fd, &status) }
+        let size = Int(status.st_size)
+        guard size > 0 else { return [:] }
+        var image = ByteBuffer(capacity: size)
+        try read(fd, path: path, count: size, into: &image)
+        let baseSequence: UInt64
+        do {
+            baseSequence = try JournalFormat.decodeHeader(image.bytes)
+        } catch {
+            throw JournalError(call: "open", errno: 0, path: path, reason: .damagedHeader)
+        }
+        return replay(image.bytes, baseSequence: baseSequence).leases
+    }
+
     /// Encodes `record` into the pending batch, with the next sequence, and returns that sequence.
     /// No system call; no allocation once the batch buffer and `leases` have grown to size.
     /// The record is not durable until `commit()` returns.

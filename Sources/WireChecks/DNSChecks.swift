@@ -198,8 +198,9 @@ public enum DNSChecks {
     /// byte for byte (case included), same type, class and TTL, and semantically equal RDATA
     /// (names compared label by label, since compression may move them).
     ///
-    /// Records are re-written from their typed RDATA (`writeRecord(copying:)`); an OPT record
-    /// whose owner is the root and whose flags are only DO is re-written the friendly way instead
+    /// Records are re-written from their typed RDATA (`writeRecord(copying:)`); an OPT record of
+    /// the additional section whose owner is the root and whose flags are only DO is re-written
+    /// the friendly way instead
     /// (`writeOPT` + `appendEDNSOption` per option), so both paths are covered.
     ///
     /// Then the copy is re-encoded again and must come out byte-identical: the writer's output
@@ -268,7 +269,7 @@ public enum DNSChecks {
             var records = message.records
             while let record = try records.next() {
                 let data = try record.data()
-                if case .opt(let opt) = data, record.name.isRoot, opt.flags & 0x7FFF == 0 {
+                if case .opt(let opt) = data, record.section == .additional, record.name.isRoot, opt.flags & 0x7FFF == 0 {
                     try writer.writeOPT(
                         udpPayloadSize: opt.udpPayloadSize, extendedRCode: opt.extendedRCode, version: opt.version,
                         dnssecOK: opt.dnssecOK)

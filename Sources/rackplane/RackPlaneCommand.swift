@@ -5,6 +5,6 @@ struct RackPlaneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rackplane",
         abstract: "Bare-metal provisioning: region control plane, rack data plane, and tools.",
-        subcommands: [RackCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self]
+        subcommands: [RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self]
     )
 }

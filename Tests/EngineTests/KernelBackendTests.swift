@@ -232,6 +232,77 @@ struct KernelBackendTests {
         #expect(counters.connectionsClosed == 1)
     }
 
+    @Test("TCP on io_uring with send_zc from a mapping: 5 MiB arrive intact, every notification in before sendCompleted",
+          .enabled(if: KernelBackends.all.contains(.ioURing)))
+    func tcpZeroCopySendFile() throws {
+        let size = 5 << 20
+        let path = "/tmp/rackplane-sendzc-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        var content = [UInt8](repeating: 0, count: size)
+        var state: UInt32 = 0x9E37_79B9
+        for i in 0..<size {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            content[i] = UInt8(truncatingIfNeeded: state >> 24)
+        }
+        try Self.writeFile(path, content)
+        defer { unlink(path) }
+
+        var configuration = Self.configuration()
+        configuration.fileSendMethod = .zeroCopySend
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 10_000)
+        let engine = Engine(rings: 1, backend: .ioURing, configuration: configuration) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        // Two connections one after the other: the second maps the file again after the first
+        // mapping was released.
+        for _ in 0..<2 {
+            let client = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)
+            let result = client.readAll(deadlineMilliseconds: 20_000)
+            #expect(result.eof)
+            #expect(result.error == nil)
+            let header = Array(TCPFileHandler.header.utf8)
+            #expect(result.bytes.count == header.count + size)
+            #expect(Array(result.bytes.prefix(header.count)) == header)
+            #expect(result.bytes.dropFirst(header.count).elementsEqual(content))
+        }
+        #expect(Self.waitUntil { handler.closedReasons.count == 2 })
+        #expect(handler.closedReasons == [.local, .local])
+        engine.stop()
+        engine.wait()
+        let counters = engine.counters()[0]
+        #expect(counters.fileBytesSent == UInt64(2 * size))
+        #expect(counters.connectionsAccepted == 2)
+        #expect(counters.connectionsClosed == 2)
+    }
+
+    @Test("send_zc to a reader that stops: the idle timeout closes it, queued pages are let go, the ring stops",
+          .enabled(if: KernelBackends.all.contains(.ioURing)))
+    func zeroCopySendToStalledReader() throws {
+        let size = 32 << 20   // far more than loopback's socket buffers hold
+        let path = "/tmp/rackplane-sendzc-stall-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        try Self.writeFile(path, [UInt8](repeating: 0x5A, count: size))
+        defer { unlink(path) }
+
+        var configuration = Self.configuration()
+        configuration.fileSendMethod = .zeroCopySend
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 300)
+        let engine = Engine(rings: 1, backend: .ioURing, configuration: configuration) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        let client = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)   // never reads
+        #expect(Self.waitUntil(milliseconds: 5000) { handler.closedReasons.count == 1 })
+        #expect(handler.closedReasons == [.idleTimeout])
+        _ = client
+        let before = Loopback.milliseconds()
+        engine.stop()
+        engine.wait()
+        #expect(Loopback.milliseconds() - before < 1000)
+        let counters = engine.counters()[0]
+        #expect(counters.connectionsClosed == 1)
+        #expect(counters.fileBytesSent == 0)
+    }
+
     @Test("TCP: bytes the client sends reach the handler", arguments: KernelBackends.all)
     func tcpReceive(backend: EngineBackend) throws {
         let handler = try TCPFileHandler(path: nil, idleTimeoutMilliseconds: 10_000)

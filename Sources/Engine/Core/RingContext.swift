@@ -18,8 +18,20 @@ public struct RingConfiguration: Sendable {
     public var submissionEntries: UInt32 = 4096
     public var completionEntries: UInt32 = 16_384
     public var timerResolutionMilliseconds: UInt64 = 10
+    /// How `sendFile` moves file bytes to a TCP socket on io_uring (epoll always uses
+    /// `sendfile`). See `FileSendMethod` for the measured choice of default.
+    public var fileSendMethod: FileSendMethod = .splice
 
     public init() {}
+}
+
+/// The two ways io_uring can send a file without copying it through user space.
+public enum FileSendMethod: String, Sendable, CaseIterable {
+    /// file → pipe → socket with linked `splice` pairs (1 MiB pipe).
+    case splice
+    /// `send_zc` from a read-only mapping of the file; the mapping is released once every
+    /// send's notification (`IORING_CQE_F_NOTIF`) has arrived.
+    case zeroCopySend
 }
 
 /// One ring thread's world as a service sees it: open sockets, send replies, schedule timers,
