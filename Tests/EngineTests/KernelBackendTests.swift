@@ -92,6 +92,29 @@ struct KernelBackendTests {
         #expect(engine.counters()[0].datagramsTruncated == 1)
     }
 
+    @Test("io_uring: an empty provided-buffer ring (ENOBUFS) is counted and recovered", .enabled(if: KernelBackends.all.contains(.ioURing)))
+    func receiveBuffersExhaustedAndRecovered() throws {
+        var configuration = Self.configuration()
+        configuration.datagramBuffers = 2     // the kernel runs dry at once under a burst
+        let handler = UDPEchoHandler()
+        let engine = Engine(rings: 1, backend: .ioURing, configuration: configuration) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+        let port = try #require(handler.ports.first)
+        let client = try UDPClient()
+        for n in 0..<64 { try client.send(Self.payload(n), to: port) }
+        // Drain whatever came back from the burst.
+        while client.receive() != nil {}
+        // The receive was re-armed: one request at a time is answered every time.
+        for n in 0..<20 {
+            try client.send(Self.payload(n), to: port)
+            #expect(client.receive() != nil, "request \(n) after the burst")
+        }
+        engine.stop()
+        engine.wait()
+        #expect(engine.counters()[0].receiveBuffersExhausted > 0)
+    }
+
     @Test("Two rings share a port with SO_REUSEPORT and both serve", arguments: KernelBackends.all)
     func reusePortAcrossRings(backend: EngineBackend) throws {
         let port = try Loopback.freeUDPPort()

@@ -260,3 +260,15 @@ def test_tables_compile_check_and_show(tmp_path):
         result = run(RACKPLANE, "tables", "check", str(broken), check=False)
         assert result.returncode != 0
         assert expected in result.stderr, (expected, result.stderr)
+
+
+def test_a_running_rack_shows_its_io_uring_in_proc(lab, rack):
+    import glob
+
+    pid = rack.process.pid  # `ip netns exec` execs the rack in place: same PID
+    links = [os.readlink(fd) for fd in glob.glob(f"/proc/{pid}/fd/*")]
+    rings = [i for i, link in enumerate(links) if link == "anon_inode:[io_uring]"]
+    assert rings, links
+    infos = [open(path).read() for path in glob.glob(f"/proc/{pid}/fdinfo/*")]
+    assert any("SqMask:" in info and "CqMask:" in info for info in infos)
+    assert "io_uring backend" in rack.log_text()

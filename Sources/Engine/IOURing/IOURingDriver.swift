@@ -190,7 +190,7 @@ final class IOURingDriver: RingDriver {
             return
         }
         cancelAll(fd: fd)
-        if false, streams[Int(id.index)].mapping != nil { abandonQueuedData(fd: fd) }
+        if streams[Int(id.index)].mapping != nil { abandonQueuedData(fd: fd) }
     }
 
     /// A zero-copy file send is abandoned (timeout, error, peer gone, shutdown): the socket's
