@@ -272,3 +272,48 @@ def test_a_running_rack_shows_its_io_uring_in_proc(lab, rack):
     infos = [open(path).read() for path in glob.glob(f"/proc/{pid}/fdinfo/*")]
     assert any("SqMask:" in info and "CqMask:" in info for info in infos)
     assert "io_uring backend" in rack.log_text()
+
+
+def test_the_rack_runs_unprivileged_with_two_capabilities(lab, tmp_path):
+    # As `nobody` with only CAP_NET_BIND_SERVICE (port 67) and CAP_NET_RAW (SO_BINDTODEVICE and
+    # link-layer replies): a client still gets its lease, answered by link-layer unicast.
+    import shutil
+    import stat
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="rackplane-unprivileged-")
+    try:
+        os.chmod(home, 0o755)
+        binary = os.path.join(home, "rackplane")
+        shutil.copy(RACKPLANE, binary)
+        os.chmod(binary, 0o755)
+        site = os.path.join(home, "site.yaml")
+        with open(site, "w") as f:
+            f.write(SITE)
+        os.chmod(site, 0o644)
+        state = os.path.join(home, "state")
+        os.mkdir(state)
+        os.chown(state, 65534, 65534)
+        log = open(os.path.join(home, "rack.log"), "w")
+        caps = "+net_bind_service,+net_raw"
+        process = lab.spawn(lab.a, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            f"--inh-caps={caps}", f"--ambient-caps={caps}", "--bounding-set=-all," + caps.replace("+", "+"),
+                            binary, "rack", "--site", site, "--interface", "ra", "--state-dir", state,
+                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        text = ""
+        while time.time() < deadline and "serving with" not in text:
+            assert process.poll() is None, open(log.name).read()
+            time.sleep(0.1)
+            text = open(log.name).read()
+        assert "serving with" in text, text
+        status = open(f"/proc/{process.pid}/status").read()
+        assert "\nUid:\t65534" in status
+        effective = int([l for l in status.splitlines() if l.startswith("CapEff:")][0].split()[1], 16)
+        assert effective == (1 << 10) | (1 << 13), hex(effective)   # NET_BIND_SERVICE | NET_RAW
+        lab.set_client_mac("52:54:00:00:20:01")
+        result = lab.exec_b("timeout", "30", "busybox", "udhcpc", "-i", "cb", "-n", "-q", "-f", "-s", "/bin/true", check=False)
+        assert "lease of 198.18.0." in result.stderr + result.stdout, open(log.name).read()
+        assert "broadcasting instead" not in open(log.name).read(), "link-layer replies need only CAP_NET_RAW"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
