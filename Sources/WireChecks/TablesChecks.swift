@@ -1,0 +1,50 @@
+import Tables
+import Wire
+
+/// Properties of the table snapshot reader, for its fuzz target and the regression replay.
+public enum TablesChecks {
+    /// Opens arbitrary bytes as a snapshot. Refusal is fine; what opens must then answer every
+    /// accessor without a crash or an out-of-bounds read (validation promised it).
+    public static func exerciseReader(_ bytes: UnsafeRawBufferPointer) {
+        guard let snapshot = try? TableSnapshot(Array(bytes)) else { return }
+        _ = (snapshot.domain.count, snapshot.filesRoot.count, Array(snapshot.upstreamDNS), snapshot.isProxyDHCP,
+             snapshot.declineQuarantineSeconds, snapshot.perMACRequestsPerSecond, snapshot.zones.count)
+        for i in 0..<snapshot.subnetCount {
+            let subnet = snapshot.subnet(i)
+            _ = (subnet.network, subnet.gateway, subnet.nextServer, subnet.leaseSeconds, subnet.domain.count,
+                 Array(subnet.dnsServers), subnet.bootProfile.kernel.count, subnet.isReserved(subnet.network),
+                 subnet.isInPool(subnet.broadcast))
+            for range in subnet.ranges { _ = range.size }
+            _ = snapshot.subnet(containing: subnet.network)
+        }
+        for i in 0..<snapshot.reservationCount {
+            let reservation = snapshot.reservation(i)
+            _ = (reservation.address, reservation.subnetIndex, reservation.hostname.count, reservation.purpose)
+            _ = snapshot.reservation(mac: reservation.mac)
+            _ = snapshot.reservation(clientID: reservation.clientID)
+        }
+        for i in 0..<snapshot.bootProfileCount {
+            let profile = snapshot.bootProfile(i)
+            _ = (profile.bios.count, profile.uefiX64.count, profile.ipxeScript.count, profile.commandLine.count)
+        }
+        _ = snapshot.reservation(mac: MACAddress(0x5254_0000_0001))
+        _ = Array("eth0/1".utf8).withUnsafeBytes { snapshot.circuitPin($0) }
+    }
+
+    /// A well-formed seed: what the site compiler produces for a small site.
+    public static func sampleSnapshot() -> [UInt8] {
+        var builder = TablesBuilder()
+        builder.domain = "maas.test"
+        var subnet = TablesBuilder.Subnet(network: IPv4Address(198, 18, 0, 0), prefixLength: 24)
+        subnet.gateway = IPv4Address(198, 18, 0, 1)
+        subnet.pools = [IPv4Address(198, 18, 0, 100)...IPv4Address(198, 18, 0, 250)]
+        subnet.reserved = [IPv4Address(198, 18, 0, 1)...IPv4Address(198, 18, 0, 20)]
+        subnet.circuitPins = [(Array("eth0/1".utf8), IPv4Address(198, 18, 0, 30))]
+        builder.subnets = [subnet]
+        var node = TablesBuilder.Reservation(mac: MACAddress(0x5254_0000_0001), address: IPv4Address(198, 18, 0, 21))
+        node.hostname = "node01"
+        node.clientID = [1, 2, 3]
+        builder.reservations = [node]
+        return builder.build(generation: 1)
+    }
+}
