@@ -8,7 +8,7 @@ import Wire
 /// DHCP on a ring: datagrams in, the responder's verdict out. ACKs that bind a lease wait at
 /// the end of the batch until the journal has made every such lease durable with one
 /// fdatasync (group commit); then they leave together. Everything else leaves at once.
-public final class DHCPService {
+public final class DHCPService: RackService {
     public let server: DHCPServer
     public let journal: LeaseJournal
     let tables: TableStore
@@ -36,7 +36,10 @@ public final class DHCPService {
     private var pending: [PendingReply] = []
     private var lastExpiry: UInt64 = 0
 
-    public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, log: RackLog) {
+    let port: UInt16
+
+    public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, port: UInt16, log: RackLog) {
+        self.port = port
         self.tables = tables
         self.journal = journal
         self.interface = interface
@@ -61,15 +64,16 @@ public final class DHCPService {
     }
 
     /// Opens UDP 67 (and 4011 in proxyDHCP mode) on this ring.
-    func start(ring: RingContext, port: UInt16) throws {
+    func start(ring: RingContext, services: ServiceRegistry) throws {
         let device = interface?.name
-        sockets.append(try ring.openUDP(UDPSocketOptions(bind: .any(port: port), broadcast: true, device: device, packetInfo: true)))
-        if snapshot.isProxyDHCP {
-            sockets.append(try ring.openUDP(UDPSocketOptions(bind: .any(port: 4011), broadcast: true, device: device, packetInfo: true)))
+        var ports = [port]
+        if snapshot.isProxyDHCP { ports.append(4011) }
+        for port in ports {
+            let socket = try ring.openUDP(UDPSocketOptions(bind: .any(port: port), broadcast: true, device: device, packetInfo: true))
+            sockets.append(socket)
+            services.register(socket, for: self)
         }
     }
-
-    func owns(_ socket: SocketID) -> Bool { sockets.contains(socket) }
 
     func received(_ datagram: ReceivedDatagram, ring: RingContext) {
         guard let slot = ring.allocateSlot() else { return }

@@ -5,18 +5,22 @@ import Wire
 
 /// Prometheus text exposition on `/metrics` (and `/healthz`), served on the ring's own TCP
 /// listener: a tiny HTTP/1.1 responder; the body is rendered per scrape, off the hot path.
-final class MetricsService {
+final class MetricsService: RackService {
     private var listener: SocketID?
     private var outgoing: [ConnectionID: [UInt8]] = [:]
     private var received: [ConnectionID: [UInt8]] = [:]
     /// Renders the text; set by the rack once the engine exists (its counters are part of it).
     var render: () -> String = { "" }
 
-    func start(ring: RingContext, address: UInt32, port: UInt16) throws {
-        listener = try ring.listenTCP(TCPListenerOptions(bind: IPv4Endpoint(address: address, port: port), idleTimeoutMilliseconds: 10_000))
-    }
+    let port: UInt16
 
-    func owns(_ listener: SocketID) -> Bool { self.listener == listener }
+    init(port: UInt16) { self.port = port }
+
+    func start(ring: RingContext, services: ServiceRegistry) throws {
+        let listener = try ring.listenTCP(TCPListenerOptions(bind: .any(port: port), idleTimeoutMilliseconds: 10_000))
+        self.listener = listener
+        services.register(listener, for: self)
+    }
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: ConnectionID, ring: RingContext) {
         received[connection, default: []].append(contentsOf: bytes)
@@ -44,7 +48,7 @@ final class MetricsService {
 
     func sendCompleted(on connection: ConnectionID, ring: RingContext) { sendNext(connection, ring: ring) }
 
-    func closed(_ connection: ConnectionID) {
+    func closed(_ connection: ConnectionID, reason: CloseReason, ring: RingContext) {
         outgoing[connection] = nil
         received[connection] = nil
     }

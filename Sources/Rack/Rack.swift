@@ -54,11 +54,13 @@ public final class Rack {
         if let damage = journal.replayReport.corruption {
             log.error("lease journal: damage at offset \(damage.offset) (\(damage)); kept the records before it")
         }
-        dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, log: log)
-        let metrics = MetricsService()
-        let handler = RackHandler(dhcp: dhcp, metrics: metrics, dhcpPort: options.dhcpPort, metricsAddress: 0, metricsPort: options.metricsPort)
+        dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort, log: log)
+        let metrics = MetricsService(port: options.metricsPort)
+        let capacity = RingConfiguration().maxSockets
+        // Ring 0: DHCP and metrics; every ring: the file services (added as they land).
+        let ringZero = RackHandler(services: [dhcp, metrics], capacity: capacity)
         engine = Engine(rings: max(1, options.threads), backend: options.backend, log: { log.info($0) }) { index in
-            index == 0 ? handler as RingHandler : IdleRingHandler()
+            index == 0 ? ringZero : RackHandler(services: [], capacity: capacity)
         }
         metrics.render = { [dhcp, tables, weak engine] in MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) }
     }

@@ -1,51 +1,59 @@
 import Engine
 import Glibc
 
-/// What a rack ring runs. Ring 0 carries DHCP and the metrics endpoint: the lease state lives
-/// in one place with no locks (DHCP at thousands of exchanges per second is far from a core's
-/// limit); later services (TFTP, HTTP, DNS) spread over every ring with SO_REUSEPORT.
+/// What a rack ring runs: a dispatcher over the ring's services. Ring 0 carries DHCP (its lease
+/// state then lives in one place with no locks; a ring handles far more DHCP than any peer
+/// does) and the metrics endpoint; the file services (TFTP, image HTTP) run on every ring,
+/// sharing their ports with SO_REUSEPORT.
 final class RackHandler: RingHandler, @unchecked Sendable {
-    let dhcp: DHCPService?
-    let metrics: MetricsService?
-    let dhcpPort: UInt16
-    let metricsAddress: UInt32
-    let metricsPort: UInt16
+    let registry: ServiceRegistry
+    private var connectionOwners: [ConnectionID: Int] = [:]
+    private var listenerOwners: [SocketID: Int] = [:]
 
-    init(dhcp: DHCPService?, metrics: MetricsService?, dhcpPort: UInt16, metricsAddress: UInt32, metricsPort: UInt16) {
-        self.dhcp = dhcp
-        self.metrics = metrics
-        self.dhcpPort = dhcpPort
-        self.metricsAddress = metricsAddress
-        self.metricsPort = metricsPort
+    init(services: [RackService], capacity: Int) {
+        registry = ServiceRegistry(capacity: capacity)
+        for service in services { _ = registry.add(service) }
     }
 
     func started(ring: RingContext) throws {
-        try dhcp?.start(ring: ring, port: dhcpPort)
-        try metrics?.start(ring: ring, address: metricsAddress, port: metricsPort)
+        for service in registry.services { try service.start(ring: ring, services: registry) }
     }
 
     func received(_ datagram: ReceivedDatagram, ring: RingContext) {
-        dhcp?.received(datagram, ring: ring)
+        registry.owner(of: datagram.socket)?.received(datagram, ring: ring)
+    }
+
+    func accepted(_ connection: ConnectionID, peer: IPv4Endpoint, listener: SocketID, ring: RingContext) {
+        guard let owner = registry.owner(of: listener), let index = registry.services.firstIndex(where: { $0 === owner }) else {
+            ring.close(connection)
+            return
+        }
+        connectionOwners[connection] = index
+        owner.accepted(connection, peer: peer, ring: ring)
     }
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: ConnectionID, ring: RingContext) {
-        metrics?.received(bytes, on: connection, ring: ring)
+        guard let index = connectionOwners[connection] else { return }
+        registry.services[index].received(bytes, on: connection, ring: ring)
     }
 
     func sendCompleted(on connection: ConnectionID, ring: RingContext) {
-        metrics?.sendCompleted(on: connection, ring: ring)
+        guard let index = connectionOwners[connection] else { return }
+        registry.services[index].sendCompleted(on: connection, ring: ring)
     }
 
     func closed(_ connection: ConnectionID, reason: CloseReason, ring: RingContext) {
-        metrics?.closed(connection)
+        guard let index = connectionOwners.removeValue(forKey: connection) else { return }
+        registry.services[index].closed(connection, reason: reason, ring: ring)
+    }
+
+    func timerFired(token: UInt64, ring: RingContext) {
+        let index = Int(token >> 48)
+        guard index < registry.services.count else { return }
+        registry.services[index].timerFired(token: token & 0xFFFF_FFFF_FFFF, ring: ring)
     }
 
     func batchEnded(ring: RingContext) {
-        dhcp?.batchEnded(ring: ring)
+        for service in registry.services { service.batchEnded(ring: ring) }
     }
-}
-
-/// Rings other than 0, until TFTP, HTTP and DNS run on them.
-final class IdleRingHandler: RingHandler, @unchecked Sendable {
-    func received(_ datagram: ReceivedDatagram, ring: RingContext) {}
 }
