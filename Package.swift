@@ -35,7 +35,7 @@ let package = Package(
 
         // The rack: services on the engine, table swaps, lease journal, metrics.
         .target(name: "Rack", dependencies: [
-            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire",
+            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire", "CLinuxShims",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

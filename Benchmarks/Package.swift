@@ -29,5 +29,13 @@ let package = Package(
 
         // One workload in a plain loop, for `valgrind --tool=callgrind` and `perf record`.
         .executableTarget(name: "wire-profile", dependencies: ["WireWorkloads"]),
+
+        // Engine benchmarks (issue 3): loopback UDP echo, 2,000 sockets, file to TCP. Its C part
+        // counts allocations (replacing malloc in this executable only) and generates UDP load.
+        .target(name: "CEngineBench"),
+        .executableTarget(
+            name: "engine-bench",
+            dependencies: ["CEngineBench", .product(name: "Engine", package: "RackPlane")]
+        ),
     ]
 )

@@ -3,6 +3,8 @@
 #include <unistd.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include "linux_shims.h"
 
 _Static_assert(sizeof(struct rp_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
@@ -32,3 +34,8 @@ int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
 }
 
 int rp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int rp_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}

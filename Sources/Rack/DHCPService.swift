@@ -65,6 +65,7 @@ public final class DHCPService: RackService {
 
     /// Opens UDP 67 (and 4011 in proxyDHCP mode) on this ring.
     func start(ring: RingContext, services: ServiceRegistry) throws {
+        registry = services
         let device = interface?.name
         var ports = [port]
         if snapshot.isProxyDHCP { ports.append(4011) }
@@ -99,21 +100,31 @@ public final class DHCPService: RackService {
         }
     }
 
-    /// The end of a batch: make the batch's leases durable, then let their ACKs go.
+    /// How long bound leases may wait for company before one fdatasync makes them all durable,
+    /// and how many make a full group. An fdatasync costs ~90 µs of kernel CPU on a virtual
+    /// disk whether it carries one lease or a hundred, while a client waits seconds for its
+    /// ACK: a few milliseconds of gathering turn one sync per ACK into one per group.
+    public var commitWindowMilliseconds: UInt64 = 4
+    public var commitGroupSize = 64
+    private var firstPendingAt: UInt64 = 0
+    private var commitTimer: TimerID?
+    private var registry: ServiceRegistry?
+
+    /// The end of a batch: once the group is full or its window has passed, make its leases
+    /// durable, then let their ACKs go; otherwise make sure a timer will come back for them.
     func batchEnded(ring: RingContext) {
-        if journal.pendingCount > 0 {
-            do {
-                try journal.commit()
-            } catch {
-                // Not durable: the ACKs must not leave. Clients retry; the state is reported.
-                durabilityFailures &+= UInt64(pending.count)
-                log.error("dhcp: lease journal commit failed (\(error)); \(pending.count) ACKs withheld")
-                for reply in pending { ring.release(reply.slot) }
-                pending.removeAll(keepingCapacity: true)
+        if !pending.isEmpty {
+            if firstPendingAt == 0 { firstPendingAt = ring.now }
+            if pending.count >= commitGroupSize || ring.now >= firstPendingAt + commitWindowMilliseconds {
+                commitAndSend(ring: ring)
+            } else if commitTimer == nil, let registry {
+                let wait = firstPendingAt + commitWindowMilliseconds - ring.now
+                commitTimer = ring.schedule(afterMilliseconds: wait, token: registry.timerToken(Self.commitToken, for: self))
             }
+        } else if journal.pendingCount > 0 {
+            // Releases and declines: durable when convenient, nobody waits on them.
+            try? journal.commit()
         }
-        for reply in pending { transmit(reply, ring: ring) }
-        pending.removeAll(keepingCapacity: true)
         if tables.generation != generation {
             snapshot = tables.snapshot
             generation = snapshot.generation
@@ -126,6 +137,35 @@ public final class DHCPService: RackService {
                 do { try journal.compact() } catch { log.error("dhcp: journal compaction failed: \(error)") }
             }
         }
+    }
+
+    static let commitToken: UInt64 = 1
+
+    func timerFired(token: UInt64, ring: RingContext) {
+        guard token == Self.commitToken else { return }
+        commitTimer = nil
+        if !pending.isEmpty { commitAndSend(ring: ring) }
+    }
+
+    /// One write and one fdatasync for every pending lease, then their ACKs leave together.
+    private func commitAndSend(ring: RingContext) {
+        if let timer = commitTimer {
+            ring.cancel(timer)
+            commitTimer = nil
+        }
+        firstPendingAt = 0
+        do {
+            try journal.commit()
+        } catch {
+            // Not durable: the ACKs must not leave. Clients retry; the state is reported.
+            durabilityFailures &+= UInt64(pending.count)
+            log.error("dhcp: lease journal commit failed (\(error)); \(pending.count) ACKs withheld")
+            for reply in pending { ring.release(reply.slot) }
+            pending.removeAll(keepingCapacity: true)
+            return
+        }
+        for reply in pending { transmit(reply, ring: ring) }
+        pending.removeAll(keepingCapacity: true)
     }
 
     private func record(_ change: DHCPLeaseChange) -> LeaseRecord {

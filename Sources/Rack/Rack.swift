@@ -13,6 +13,10 @@ public struct RackOptions: Sendable {
     public var threads: Int = 1
     public var metricsPort: UInt16 = 5249
     public var dhcpPort: UInt16 = 67
+    public var tftpPort: UInt16 = 69
+    public var httpPort: UInt16 = 5248
+    /// One info line per image-HTTP request (off: the hot path logs nothing by default).
+    public var accessLog = false
     public var backend: EngineBackend?
 
     public init(sitePath: String, stateDirectory: String) {
@@ -58,11 +62,20 @@ public final class Rack {
         let metrics = MetricsService(port: options.metricsPort)
         let capacity = RingConfiguration().maxSockets
         // Ring 0: DHCP and metrics; every ring: the file services (added as they land).
-        let ringZero = RackHandler(services: [dhcp, metrics], capacity: capacity)
-        engine = Engine(rings: max(1, options.threads), backend: options.backend, log: { log.info($0) }) { index in
-            index == 0 ? ringZero : RackHandler(services: [], capacity: capacity)
+        let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, log: log) }
+        let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
+        let ringZero = RackHandler(services: [dhcp, metrics, tftp[0], http[0]], capacity: capacity)
+        var configuration = RingConfiguration()
+        // Fine enough for the DHCP group-commit window (a few ms); TFTP timers are seconds.
+        configuration.timerResolutionMilliseconds = 2
+        engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
+                        log: { log.info($0) }) { index in
+            index == 0 ? ringZero : RackHandler(services: [tftp[index], http[index]], capacity: capacity)
         }
-        metrics.render = { [dhcp, tables, weak engine] in MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) }
+        metrics.render = { [dhcp, tables, tftp, http, weak engine] in
+            MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)
+                + MetricsText.renderHTTP(http)
+        }
     }
 
     /// Runs until SIGINT or SIGTERM. The calling thread handles signals and watches the site

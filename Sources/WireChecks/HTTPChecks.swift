@@ -47,7 +47,8 @@ public enum HTTPChecks {
     }
 
     /// The incremental parser gives the same answer however the input arrives: parsing every
-    /// prefix (every split position for inputs up to 1 KiB, 256 evenly spaced ones beyond) and
+    /// prefix (every split position up to the first decided one, with a stride beyond 1 KiB;
+    /// then the next few positions and some up to the end) and
     /// feeding it in random chunks (sizes from a generator seeded by the input) must give
     /// `.incomplete` until the answer is decided and then exactly the answer for the whole input
     /// — the same head (length, ranges, version, header count) or the same error (reason, field,
@@ -60,22 +61,28 @@ public enum HTTPChecks {
             let whole = outcome(bytes, count: n, limits: limits)
             let tag = "limits \(limits.maxHeadSize)/\(limits.maxHeaderCount)"
 
-            // Split at every position: each prefix is a possible "data received so far".
-            var positions: [Int] = n <= 1024 ? Array(0...n) : (0...256).map { $0 * n / 256 }
-            if case .complete(let length, _, _, _, _, _) = whole {
-                positions += [length - 2, length - 1, length].filter { $0 >= 0 && $0 <= n }
-                positions.sort()
-            }
+            // Split at every position: each prefix is a possible "data received so far". Up to
+            // the first decided prefix every position is tried (with a stride beyond 1 KiB, so a
+            // long head stays affordable); after it the parser has stopped reading, so a few
+            // positions (the next ones and the end) show the answer no longer changes.
+            let stride = max(1, n / 1024)
             var decided: Int?
-            for k in positions {
+            var k = 0
+            while k <= n {
                 let partial = outcome(bytes, count: k, limits: limits)
-                if partial.isIncomplete && decided == nil { continue }
+                if partial.isIncomplete && decided == nil {
+                    k = k == n ? n + 1 : min(n, k + stride)
+                    continue
+                }
                 guard partial == whole else {
                     return "\(tag): prefix of \(k) of \(n) bytes gives \(partial), the whole input \(whole)"
                         + (decided.map { " (decided at \($0))" } ?? "")
                 }
                 if decided == nil { decided = k }
+                guard k < n else { break }
+                k = k < decided! + 3 ? k + 1 : (k < n - 1 ? max(k + 1, (k + n) / 2) : n)
             }
+            if decided == nil, !whole.isIncomplete { return "\(tag): no prefix gives the whole input's \(whole)" }
 
             // Random chunks, as a connection would deliver them.
             var random = SplitMix(seed: fnv1a(bytes) ^ UInt64(limits.maxHeadSize))

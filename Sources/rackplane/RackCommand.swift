@@ -36,6 +36,15 @@ struct RackCommand: ParsableCommand {
     @Option(help: "DHCP server port (67; another only for tests).")
     var dhcpPort: UInt16 = 67
 
+    @Option(help: "TFTP server port (69; another only for tests).")
+    var tftpPort: UInt16 = 69
+
+    @Option(help: "Image HTTP server port (5248).")
+    var httpPort: UInt16 = 5248
+
+    @Flag(help: "Log one line per image HTTP request (client, machine, request, status, bytes).")
+    var accessLog = false
+
     @Option(help: "io_uring, epoll or memory (default: io_uring where the kernel allows it).")
     var backend: String?
 
@@ -49,6 +58,9 @@ struct RackCommand: ParsableCommand {
         options.threads = threads
         options.metricsPort = metricsPort
         options.dhcpPort = dhcpPort
+        options.tftpPort = tftpPort
+        options.httpPort = httpPort
+        options.accessLog = accessLog
         if let backend {
             guard let chosen = EngineBackend(rawValue: backend) else { throw ValidationError("--backend must be io_uring, epoll or memory") }
             options.backend = chosen

@@ -163,6 +163,28 @@ struct KernelBackendTests {
         #expect(answered == Set(ports))
     }
 
+    @Test("A reply with neither IP_PKTINFO nor extra bytes (io_uring: send with the address in the SQE) reaches its source",
+          arguments: KernelBackends.all)
+    func plainReply(backend: EngineBackend) throws {
+        let handler = PlainEchoHandler()
+        let engine = Engine(rings: 1, backend: backend, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        let clients = [try UDPClient(), try UDPClient()]
+        for n in 0..<64 {
+            let client = clients[n % 2]
+            try client.send(Self.payload(n), to: handler.port)
+            let reply = try #require(client.receive())
+            #expect(reply.port == handler.port)
+            #expect(reply.bytes == Self.payload(n))
+        }
+        engine.stop()
+        engine.wait()
+        #expect(engine.counters()[0].datagramsSent == 64)
+        #expect(engine.counters()[0].datagramSendErrors == 0)
+    }
+
     @Test("A datagram's extra bytes follow the slot's, in one datagram", arguments: KernelBackends.all)
     func extraBytes(backend: EngineBackend) throws {
         let handler = RawSendHandler()
@@ -559,6 +581,24 @@ final class TCPFileHandler: RingHandler, @unchecked Sendable {
     func closed(_ connection: ConnectionID, reason: CloseReason, ring: RingContext) {
         sentFile.remove(connection)
         state.withLock { $0.closed.append(reason) }
+    }
+}
+
+/// Echoes with the plainest send: no source address, no interface, nothing appended.
+final class PlainEchoHandler: RingHandler, @unchecked Sendable {
+    private let state = Mutex<UInt16>(0)
+    var port: UInt16 { state.withLock { $0 } }
+
+    func started(ring: RingContext) throws {
+        let socket = try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: Loopback.address, port: 0), packetInfo: false))
+        let port = try ring.localEndpoint(of: socket).port
+        state.withLock { $0 = port }
+    }
+
+    func received(_ datagram: ReceivedDatagram, ring: RingContext) {
+        guard let slot = ring.allocateSlot() else { return }
+        slot.buffer.copyMemory(from: datagram.payload)
+        ring.send(slot, length: datagram.payload.count, on: datagram.socket, to: datagram.source)
     }
 }
 

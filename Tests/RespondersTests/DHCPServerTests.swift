@@ -222,6 +222,17 @@ func text(_ s: String?) -> String { s ?? "<none>" }
         #expect(nak?.messageType == .nak)
     }
 
+    /// Found by the QEMU boot test: iPXE always sends option 61; when no reservation matched the
+    /// client identifier, the MAC reservation was never consulted, so reserved machines got
+    /// pool addresses and the enlistment boot.
+    @Test func aClientIdentifierWithoutItsOwnReservationStillMatchesByMAC() throws {
+        let h = DHCPHarness(tables: try dhcpTables())
+        let mac = MACAddress("52:54:00:00:00:01")!
+        let (_, offer) = h.send(.init(type: .discover, mac: mac, clientID: [1, 0x52, 0x54, 0, 0, 0, 1]))
+        #expect(offer?.yiaddr == IPv4Address(198, 18, 0, 21))
+        #expect(offer?.hostName() == "node01")
+    }
+
     @Test func unknownClientsAreIgnoredWhereTheSubnetSaysSo() throws {
         let h = DHCPHarness(tables: try dhcpTables(ignoreUnknown: true))
         #expect(dropReason(h.send(.init(type: .discover)).0) == .unknownClient)

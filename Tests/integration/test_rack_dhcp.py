@@ -115,7 +115,7 @@ def test_relay_path_with_perfdhcp(lab, rack, tmp_path):
     time.sleep(1)
     result = lab.exec_b("perfdhcp", "-4", "-l", "198.19.0.1", "-r", "100", "-n", "200", "-R", "200", "-p", "15",
                         "198.18.0.1", check=False, timeout=60)
-    time.sleep(0.5)
+    time.sleep(2.0)  # let tcpdump drain what the kernel has buffered for it
     os.killpg(dump.pid, signal.SIGINT)
     dump.wait(timeout=10)
     stats = perfdhcp_exchanges(result.stdout)
@@ -135,12 +135,11 @@ def test_relay_path_with_perfdhcp(lab, rack, tmp_path):
     assert by_type[1] <= by_type[2], "a DISCOVER went unanswered"
     assert by_type[3] <= by_type[5], "a REQUEST went unanswered"
     acknowledged = {(p["yiaddr"], p["chaddr"]) for p in packets if p["msg_type"] == 5}
-    requesters = {p["chaddr"] for p in packets if p["msg_type"] == 3}
     relayed = {(l["address"], l["mac"]) for l in rack.leases() if l["address"].startswith("198.19.")}
-    # Every lease acknowledged on the wire is held; every lease held was asked for. (A capture
-    # on a busy machine may miss an ACK, so "exactly equal" would test tcpdump, not the rack.)
+    # Every lease acknowledged on the wire is held, and no more are held than were requested.
+    # (A capture on a busy machine may miss packets, so the capture bounds from one side only.)
     assert acknowledged <= relayed, f"acknowledged but not held: {sorted(acknowledged - relayed)[:5]}"
-    assert {mac for _, mac in relayed} <= requesters
+    assert len(relayed) <= stats["REQUEST-ACK"]["sent packets"]
     assert len({address for address, _ in relayed}) == len(relayed), "no address held twice"
 
 
@@ -196,7 +195,7 @@ def test_kill_9_under_load_loses_no_acknowledged_lease(lab, rack, tmp_path):
     rack.kill(signal.SIGKILL)
     rack.start()
     load.wait(timeout=60)
-    time.sleep(0.5)
+    time.sleep(2.0)  # let tcpdump drain its buffer
     os.killpg(dump.pid, signal.SIGINT)
     dump.wait(timeout=10)
     decoded = run(RACKPLANE, "pcap", "decode", capture).stdout

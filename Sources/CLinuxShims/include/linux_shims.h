@@ -8,6 +8,9 @@
 #include <netpacket/packet.h>
 #include <linux/if_ether.h>
 #include <stdint.h>
+// malloc_trim: give freed heap back to the kernel after a large one-off allocation (the rack
+// after compiling a big site file); <malloc.h> is not part of the Glibc module.
+#include <malloc.h>
 #include <stddef.h>
 #include <sys/types.h>
 // Not in the Glibc module: eventfd (the epoll ring's wake-up), sockaddr_ll and ETH_P_IP (frames
@@ -40,4 +43,11 @@ int rp_pipe2(int fds[2], int flags);
 static const unsigned int RP_SPLICE_F_MOVE = 1;
 // accept4 is declared only under _GNU_SOURCE; it saves two fcntl calls per accepted connection.
 int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+// openat2 (Linux 5.6) has no glibc wrapper in Debian 12, and syscall(2) is variadic, which Swift
+// cannot call. The file services open requested paths beneath the files root with it
+// (RESOLVE_BENEATH: no "..", absolute path or symlink may leave the root). -1 with errno set.
+int rp_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+// From <linux/openat2.h>, which the Glibc module does not include.
+static const uint64_t RP_RESOLVE_NO_MAGICLINKS = 0x02;
+static const uint64_t RP_RESOLVE_BENEATH = 0x08;
 #endif

@@ -19,7 +19,12 @@ public struct RingConfiguration: Sendable {
     public var completionEntries: UInt32 = 16_384
     public var timerResolutionMilliseconds: UInt64 = 10
     /// How `sendFile` moves file bytes to a TCP socket on io_uring (epoll always uses
-    /// `sendfile`). See `FileSendMethod` for the measured choice of default.
+    /// `sendfile`). Splice is the default because it was faster: 64 MiB files to a loopback
+    /// client, 5 rounds back to back (docs/benchmarks.md, "Engine (issue 3)", 2026-11-26),
+    /// splice 1.01 GiB/s at 0.22 s of server CPU per GiB, send_zc 0.63 GiB/s at 0.28 s/GiB
+    /// (splice ÷ send_zc 1.65× within a round; the machine was loaded). On loopback the kernel
+    /// copies send_zc's pages anyway when it hands them to the local receiver, so this is
+    /// send_zc's worst case: measure again on a real NIC before changing the default.
     public var fileSendMethod: FileSendMethod = .splice
 
     public init() {}

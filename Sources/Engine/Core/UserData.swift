@@ -23,6 +23,7 @@ struct UserData: Equatable {
         case timeout = 10            // the wheel's tick
         case frameSend = 11          // AF_PACKET sendmsg from a slot; index = slot
         case linkTimeout = 12        // linked timeout on a stream send; index = connection
+        case zeroCopySend = 13       // send_zc of a mapped file range (result and notification); index = connection
     }
 
     let raw: UInt64

@@ -8,7 +8,10 @@ import Glibc
 /// timer tick), handle every completion, hand buffers back, then end the batch.
 final class IOURingDriver: RingDriver {
     let name = "io_uring"
-    unowned let context: RingContext
+    // unowned(unsafe): the context outlives its driver (the ring thread holds both and drops
+    // the driver first), and plain `unowned` costs a retain and release on every access, which
+    // showed up in the per-datagram profile (docs/benchmarks.md, "Engine").
+    unowned(unsafe) let context: RingContext
     unowned let thread: RingThread
     let ring: UnsafeMutablePointer<io_uring>
     let datagramBuffers: ProvidedBufferRing
@@ -260,7 +263,16 @@ final class IOURingDriver: RingDriver {
             message.pointee.header.msg_controllen = 0
         }
         let sqe = submissionEntry()
-        io_uring_prep_sendmsg(sqe, fd, &message.pointee.header, 0)
+        if vectorCount == 1, message.pointee.header.msg_control == nil {
+            // The common reply: one buffer, no IP_PKTINFO. A plain send with the destination
+            // in the SQE (kernel 6.0+; the ring needs 6.1 anyway) spares the kernel copying and
+            // checking a msghdr and an iovec per datagram.
+            io_uring_prep_send(sqe, fd, buffer.baseAddress, length, 0)
+            io_uring_prep_send_set_addr(sqe, message.pointee.header.msg_name.assumingMemoryBound(to: sockaddr.self),
+                                        UInt16(MemoryLayout<sockaddr_in>.size))
+        } else {
+            io_uring_prep_sendmsg(sqe, fd, &message.pointee.header, 0)
+        }
         io_uring_sqe_set_data64(sqe, UserData(.datagramSend, index: UInt32(slot)).raw)
         slotOperations += 1
     }
@@ -331,8 +343,8 @@ final class IOURingDriver: RingDriver {
     }
 
     /// Files go file → pipe → socket with splice: the page cache pages are handed to the socket
-    /// without being copied through user space. (Measured against send_zc from a mapping in
-    /// docs/benchmarks.md.)
+    /// without being copied through user space. The default: on loopback it beat send_zc from
+    /// a mapping 1.65× (figures at `RingConfiguration.fileSendMethod` and in docs/benchmarks.md).
     static let pipeBytes: Int32 = 1 << 20
 
     func streamSendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
@@ -398,10 +410,6 @@ final class IOURingDriver: RingDriver {
     /// space itself), so a chunk costs one completion and one notification; the linked
     /// timeout applies per chunk, so a reader that stops for the idle time is cut off.
     static let zeroCopyChunk: Int64 = 4 << 20
-    /// Not in Debian's liburing 2.3 headers: a send_zc operation code of our own, decoded before
-    /// `UserData.Operation` (index = connection). Belongs in that list as case 13.
-    static let zeroCopySendCode: UInt8 = 13
-
     private func zeroCopySendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
         let i = Int(id.index)
         precondition(streams[i].mapping == nil && !streams[i].zeroCopySending)
@@ -433,7 +441,7 @@ final class IOURingDriver: RingDriver {
             let start = streams[i].mapping! + Int(streams[i].fileOffset - streams[i].mappingStart)
             let sqe = submissionEntry()
             io_uring_prep_send_zc(sqe, fd, start, chunk, Int32(MSG_NOSIGNAL) | Int32(MSG_WAITALL), 0)
-            io_uring_sqe_set_data64(sqe, UInt64(Self.zeroCopySendCode) << 56 | UInt64(id.generation & 0xFF_FFFF) << 32 | UInt64(id.index))
+            io_uring_sqe_set_data64(sqe, UserData(.zeroCopySend, index: id.index, generation: id.generation).raw)
             connectionOperations[i] += 1
             streams[i].zeroCopySending = true
             linkTimeout(sqe, id)
@@ -605,12 +613,10 @@ final class IOURingDriver: RingDriver {
             if !more { armWake() }
         case .cancel:
             otherOperations -= 1
-        case .timeout:
+        case .zeroCopySend:
+            zeroCopySent(data, result: result, flags: flags)
+        case .timeout, .none:
             break
-        case .none:
-            if UInt8(truncatingIfNeeded: data.raw >> 56) == Self.zeroCopySendCode {
-                zeroCopySent(data, result: result, flags: flags)
-            }
         }
     }
 

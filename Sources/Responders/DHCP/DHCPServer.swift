@@ -65,8 +65,11 @@ public final class DHCPServer {
         guard let subnet = selectSubnet(m, context: context, tables: tables) else { return .drop(.noSubnet) }
         let client = m.withOption(DHCPOptionCode.clientIdentifier) { DHCPClientKey(mac: mac, clientID: $0) }
             ?? DHCPClientKey(mac: mac, clientID: nil)
-        let reservation = m.withOption(DHCPOptionCode.clientIdentifier) { tables.reservation(clientID: $0) } ?? nil
-            ?? tables.reservation(mac: mac)
+        // A reservation by client identifier wins; without one (most clients that send 61, iPXE
+        // among them, are reserved by MAC) the MAC decides. (`withOption` returns an optional of
+        // an optional: flatten it explicitly before falling back.)
+        let byClientID = m.withOption(DHCPOptionCode.clientIdentifier) { tables.reservation(clientID: $0) }.flatMap { $0 }
+        let reservation = byClientID ?? tables.reservation(mac: mac)
         let request = Request(message: m, mac: mac, client: client, subnet: subnet, reservation: reservation,
                               serverID: context.localAddress, context: context, tables: tables)
 
