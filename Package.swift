@@ -65,7 +65,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "PacketCapture"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "Tables", "PacketCapture"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "LeaseStoreTests", dependencies: ["LeaseStore"]),
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),

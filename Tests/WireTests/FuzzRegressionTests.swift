@@ -1,4 +1,5 @@
 import Foundation
+import Tables
 import Testing
 import WireChecks
 
@@ -62,5 +63,13 @@ import WireChecks
 
     @Test func httpIncremental() {
         Self.replay(["FuzzHTTP"], HTTPChecks.incremental)
+    }
+
+    @Test func tablesReader() {
+        // The reader must survive whatever is kept, and accept the compiler's own output.
+        for (_, bytes) in Self.inputs("FuzzTables") { bytes.withUnsafeBytes { TablesChecks.exerciseReader($0) } }
+        let sample = TablesChecks.sampleSnapshot()
+        sample.withUnsafeBytes { TablesChecks.exerciseReader($0) }
+        #expect((try? TableSnapshot(sample)) != nil)
     }
 }

@@ -313,9 +313,11 @@ private let soapPost = """
         ] {
             #expect(Array(bad.utf8).withUnsafeBytes { HTTPDate.parse($0) } == nil, "\(bad)")
         }
-        // Leap day and leap second are real dates.
+        // Leap day and leap second are real dates; a leap second reads as :59 (POSIX time), so
+        // 9999-12-31 23:59:60 stays in a year the writer accepts.
         #expect(Array("Tue, 29 Feb 2000 00:00:00 GMT".utf8).withUnsafeBytes { HTTPDate.parse($0) } == 951_782_400)
-        #expect(Array("Sat, 31 Dec 2016 23:59:60 GMT".utf8).withUnsafeBytes { HTTPDate.parse($0) } == 1_483_228_800)
+        #expect(Array("Sat, 31 Dec 2016 23:59:60 GMT".utf8).withUnsafeBytes { HTTPDate.parse($0) } == 1_483_228_799)
+        #expect(Array("Fri, 31 Dec 9999 23:59:60 GMT".utf8).withUnsafeBytes { HTTPDate.parse($0) } == 253_402_300_799)
         #expect(accessorError("GET / HTTP/1.1\r\nIf-Modified-Since: yesterday\r\n\r\n") { _ = try $0.ifModifiedSince() }
             == WireError(.invalidValue, "http.header.if_modified_since", at: 35))
         #expect(accessorError("GET / HTTP/1.1\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n") {
