@@ -70,7 +70,10 @@ public final class DHCPService: RackService {
         var ports = [port]
         if snapshot.isProxyDHCP { ports.append(4011) }
         for port in ports {
-            let socket = try ring.openUDP(UDPSocketOptions(bind: .any(port: port), broadcast: true, device: device, packetInfo: true))
+            // A deep receive buffer (4 MiB) rides out a slow disk sync of the lease journal at
+            // thousands of requests per second instead of dropping them in the kernel.
+            let socket = try ring.openUDP(UDPSocketOptions(bind: .any(port: port), broadcast: true, device: device,
+                                                           packetInfo: true, receiveBufferBytes: 4 << 20))
             sockets.append(socket)
             services.register(socket, for: self)
         }

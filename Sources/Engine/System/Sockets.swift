@@ -66,7 +66,13 @@ enum Sockets {
             if options.reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)") }
             if options.broadcast { try setOption(fd, SOL_SOCKET, SO_BROADCAST, 1, "setsockopt(SO_BROADCAST)") }
             if options.packetInfo { try setOption(fd, Int32(IPPROTO_IP), IP_PKTINFO, 1, "setsockopt(IP_PKTINFO)") }
-            if let bytes = options.receiveBufferBytes { try setOption(fd, SOL_SOCKET, SO_RCVBUF, bytes, "setsockopt(SO_RCVBUF)") }
+            if let bytes = options.receiveBufferBytes {
+                // SO_RCVBUFFORCE passes net.core.rmem_max where we are allowed to (CAP_NET_ADMIN);
+                // otherwise SO_RCVBUF gets as close as the limit lets it.
+                if (try? setOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes, "setsockopt(SO_RCVBUFFORCE)")) == nil {
+                    try setOption(fd, SOL_SOCKET, SO_RCVBUF, bytes, "setsockopt(SO_RCVBUF)")
+                }
+            }
             if let device = options.device {
                 _ = try system("setsockopt(SO_BINDTODEVICE)") {
                     device.withCString { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(strlen($0))) }
