@@ -106,7 +106,7 @@ public enum BootConfigName: Equatable, Sendable {
         if (1...8).contains(s.count) {
             var value: UInt32 = 0
             for byte in s {
-                guard let digit = hexValue(byte) else { return .malformed(format) }
+                guard let digit = ASCII.hexValue(byte) else { return .malformed(format) }
                 value = value << 4 | UInt32(digit)
             }
             let bits = UInt8(4 * s.count)
@@ -121,7 +121,7 @@ public enum BootConfigName: Equatable, Sendable {
         for i in 0..<6 {
             let at = offset + 3 * i
             if i > 0, !isSeparator(s[at - 1]) { return nil }
-            guard let high = hexValue(s[at]), let low = hexValue(s[at + 1]) else { return nil }
+            guard let high = ASCII.hexValue(s[at]), let low = ASCII.hexValue(s[at + 1]) else { return nil }
             value = value << 8 | UInt64(high << 4 | low)
         }
         return MACAddress(value)
@@ -131,14 +131,6 @@ public enum BootConfigName: Equatable, Sendable {
         byte == UInt8(ascii: ":") || byte == UInt8(ascii: "-")
     }
 
-    @inline(__always) private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
 
 private let slash = UInt8(ascii: "/")

@@ -39,7 +39,7 @@ public enum HTTPRequestTarget {
         while i < end {
             var byte = target[i]
             if byte == UInt8(ascii: "%") {
-                guard i + 2 < end, let high = hexValue(target[i + 1]), let low = hexValue(target[i + 2]) else {
+                guard i + 2 < end, let high = ASCII.hexValue(target[i + 1]), let low = ASCII.hexValue(target[i + 2]) else {
                     return .refused(.badEncoding)
                 }
                 byte = high << 4 | low
@@ -91,14 +91,6 @@ public enum HTTPRequestTarget {
         return nil
     }
 
-    @inline(__always) private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
 
 /// The outcome of `HTTPRequestTarget.resolve`.

@@ -10,6 +10,17 @@ public enum ASCII {
     @inlinable
     public static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
 
+    /// The value of a hexadecimal digit (either case), or nil.
+    @inlinable
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// True if `bytes` equals `literal` ignoring ASCII case. `literal` should be ASCII.
     @inlinable
     public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
