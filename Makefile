@@ -24,10 +24,13 @@ test: setup
 integration:
 	RACKPLANE=$$($(SWIFT) build --show-bin-path)/rackplane CORPUS=$(CORPUS) python3 -m pytest -q Tests/integration
 
-# The main job. Until the rack serves (see docs/architecture.md), it decodes the two real
-# network boots in the shared corpus and summarises what a rack would see.
+# The main job: a rack in a namespace serving a demo site to 200 machines (scripts/demo).
 demo: release
 	./scripts/demo
+
+# Decode the two real network boots of the shared corpus and summarise them.
+decode-demo: release
+	./scripts/decode-corpus
 
 fuzz: setup
 	./fuzz/run
