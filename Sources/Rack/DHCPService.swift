@@ -54,7 +54,7 @@ public final class DHCPService: RackService {
             let mac = MACAddress(record.mac)
             let client = record.clientID.withUnsafeBytes { DHCPClientKey(mac: mac, clientID: $0.isEmpty ? nil : $0) }
             leases.restore(DHCPLease(address: IPv4Address(record.address), mac: mac, client: client, state: .bound,
-                                     expiresAt: record.expiresAt, hostname: record.hostname))
+                                     expiresAt: record.expiresAt, hostname: record.hostname, clientID: record.clientID))
             restored += 1
         }
         server = DHCPServer(leases: leases)
@@ -178,7 +178,7 @@ public final class DHCPService: RackService {
         case .declined: .declined
         }
         return LeaseRecord(address: change.lease.address.value, mac: change.lease.mac.value,
-                           clientID: [], hostname: change.lease.hostname,
+                           clientID: change.lease.clientID, hostname: change.lease.hostname,
                            expiresAt: change.lease.expiresAt, state: state, sequence: 0)
     }
 

@@ -49,13 +49,13 @@ final class TFTPCounters: @unchecked Sendable {
     var transfersStarted: UInt64 = 0
     var transfersFinished: UInt64 = 0
     /// Index `TFTPAbortReason.rawValue`.
-    var transfersAborted = [UInt64](repeating: 0, count: TFTPAbortReason.allCases.count)
+    let transfersAborted = FixedCounters(TFTPAbortReason.allCases.count)
     /// Index `TFTPRequestRefusal.rawValue`.
-    var requestsRefused = [UInt64](repeating: 0, count: TFTPRequestRefusal.allCases.count)
+    let requestsRefused = FixedCounters(TFTPRequestRefusal.allCases.count)
     /// Index `TFTPPathRefusal.rawValue` (the detail of `.pathRefused` and `.outsideRoot`).
-    var pathsRefused = [UInt64](repeating: 0, count: TFTPPathRefusal.allCases.count)
+    let pathsRefused = FixedCounters(TFTPPathRefusal.allCases.count)
     /// Index `TFTPIgnoredPacket.rawValue`.
-    var packetsIgnored = [UInt64](repeating: 0, count: TFTPIgnoredPacket.allCases.count)
+    let packetsIgnored = FixedCounters(TFTPIgnoredPacket.allCases.count)
     var bootConfigsServed: UInt64 = 0
     /// File bytes sent in DATA packets, retransmissions included.
     var bytesSent: UInt64 = 0
@@ -67,6 +67,26 @@ final class TFTPCounters: @unchecked Sendable {
     /// DATA blocks not sent because every send slot was in flight (the timeout resends them).
     var slotsExhausted: UInt64 = 0
     var activeTransfers: Int = 0
+}
+
+/// Counters indexed by a reason, in memory that never moves: the owning ring increments in
+/// place while the metrics endpoint reads from another thread. (An Array here would be
+/// copy-on-write: a concurrent read could make the increment copy — an allocation on the hot
+/// path — or race with the buffer's release.)
+final class FixedCounters: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<UInt64>
+
+    init(_ count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: 0)
+    }
+
+    deinit { storage.deallocate() }
+
+    subscript(index: Int) -> UInt64 {
+        get { storage[index] }
+        set { storage[index] = newValue }
+    }
 }
 
 extension MetricsText {

@@ -320,3 +320,21 @@ def test_the_rack_runs_unprivileged_with_two_capabilities(lab, tmp_path):
         assert "broadcasting instead" not in open(log.name).read(), "link-layer replies need only CAP_NET_RAW"
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_client_with_option_61_keeps_its_address_across_a_restart(lab, rack):
+    # Found in review: leases were journaled without the client identifier, so after a restart
+    # a client that sends option 61 (udhcpc, iPXE) no longer matched its own lease and got a
+    # new address while the old one stayed held.
+    lab.set_client_mac("52:54:00:00:30:01")
+
+    def lease():
+        result = lab.exec_b("timeout", "30", "busybox", "udhcpc", "-i", "cb", "-n", "-q", "-f", "-s", "/bin/true", check=False)
+        text = result.stderr + result.stdout
+        assert "lease of " in text, text
+        return text.split("lease of ")[1].split()[0]
+
+    first = lease()
+    rack.kill(signal.SIGTERM)
+    rack.start()
+    assert lease() == first

@@ -37,14 +37,19 @@ public struct DHCPLease: Equatable, Sendable {
     /// Unix seconds (wall clock, so bound leases survive restarts through the journal).
     public var expiresAt: UInt64
     public var hostname: [UInt8]
+    /// Option 61 as the client sent it (empty if it sent none): journaled with the lease, so a
+    /// restarted rack still knows whose lease it is (`client` is only its hash).
+    public var clientID: [UInt8]
 
-    public init(address: IPv4Address, mac: MACAddress, client: DHCPClientKey, state: State, expiresAt: UInt64, hostname: [UInt8]) {
+    public init(address: IPv4Address, mac: MACAddress, client: DHCPClientKey, state: State, expiresAt: UInt64,
+                hostname: [UInt8], clientID: [UInt8] = []) {
         self.address = address
         self.mac = mac
         self.client = client
         self.state = state
         self.expiresAt = expiresAt
         self.hostname = hostname
+        self.clientID = clientID
     }
 }
 

@@ -250,7 +250,8 @@ public final class DHCPServer {
             hostname = name
         }
         let lease = DHCPLease(address: address, mac: r.mac, client: r.client, state: .bound,
-                              expiresAt: r.context.now + UInt64(seconds), hostname: hostname)
+                              expiresAt: r.context.now + UInt64(seconds), hostname: hostname,
+                              clientID: r.message.withOption(DHCPOptionCode.clientIdentifier) { Array($0) } ?? [])
         leases.record(lease)
         return try write(.ack, r, yiaddr: address, leaseSeconds: seconds, reply: reply,
                          change: DHCPLeaseChange(kind: .bound, lease: lease))
