@@ -102,7 +102,17 @@ final class TFTPService: RackService, @unchecked Sendable {
         perform(step, for: session, ring: ring)
     }
 
+    /// The retirement sweep's timer token: an index no socket has (tables hold far fewer than
+    /// 2^24 sockets), generation 0.
+    static let sweepToken: UInt64 = 0xFF_FFFF
+    private var sweepTimer: TimerID?
+
     func timerFired(token: UInt64, ring: RingContext) {
+        if token == Self.sweepToken {
+            sweepTimer = nil
+            releaseRetired(ring: ring)
+            return
+        }
         let index = Int(token & 0xFF_FFFF)
         let generation = UInt32(truncatingIfNeeded: token >> 24) & 0xFF_FFFF
         guard index < sessions.count, let session = sessions[index], session.socket.generation == generation else { return }
@@ -112,7 +122,9 @@ final class TFTPService: RackService, @unchecked Sendable {
         perform(step, for: session, ring: ring)
     }
 
-    func batchEnded(ring: RingContext) {
+    /// Frees retired transfers' bytes whose grace time has passed; while some remain, a timer
+    /// comes back for them, so an idle ring frees them too.
+    private func releaseRetired(ring: RingContext) {
         while retiredHead < retired.count, retired[retiredHead].releaseAt <= ring.now {
             retired[retiredHead].bytes.release()
             retiredHead += 1
@@ -121,6 +133,15 @@ final class TFTPService: RackService, @unchecked Sendable {
             retired.removeFirst(retiredHead)
             retiredHead = 0
         }
+        if retiredHead < retired.count, sweepTimer == nil, let registry {
+            let next = retired[retiredHead].releaseAt
+            sweepTimer = ring.schedule(afterMilliseconds: next > ring.now ? next - ring.now : 0,
+                                       token: registry.timerToken(Self.sweepToken, for: self))
+        }
+    }
+
+    func batchEnded(ring: RingContext) {
+        releaseRetired(ring: ring)
         if tables.generation != generation {
             snapshot = tables.snapshot
             generation = snapshot.generation
