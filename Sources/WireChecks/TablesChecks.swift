@@ -6,7 +6,20 @@ public enum TablesChecks {
     /// Opens arbitrary bytes as a snapshot. Refusal is fine; what opens must then answer every
     /// accessor without a crash or an out-of-bounds read (validation promised it).
     public static func exerciseReader(_ bytes: UnsafeRawBufferPointer) {
-        guard let snapshot = try? TableSnapshot(Array(bytes)) else { return }
+        exercise(Array(bytes))
+        // Random bytes almost never pass the SHA-256 check, so also try the input with its
+        // digest recomputed: that sends mutations on to the structural checks behind it
+        // (sections, indexes, string references, hash tables).
+        if bytes.count >= TablesFormat.headerLength {
+            var resealed = Array(bytes)
+            for i in 0..<32 { resealed[TablesFormat.digestOffset + i] = 0 }
+            resealed.replaceSubrange(TablesFormat.digestOffset..<TablesFormat.digestOffset + 32, with: SHA256.hash(resealed))
+            exercise(resealed)
+        }
+    }
+
+    private static func exercise(_ bytes: [UInt8]) {
+        guard let snapshot = try? TableSnapshot(bytes) else { return }
         _ = (snapshot.domain.count, snapshot.filesRoot.count, Array(snapshot.upstreamDNS), snapshot.isProxyDHCP,
              snapshot.declineQuarantineSeconds, snapshot.perMACRequestsPerSecond, snapshot.zones.count)
         for i in 0..<snapshot.subnetCount {
