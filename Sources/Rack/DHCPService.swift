@@ -160,9 +160,12 @@ public final class DHCPService: RackService {
         do {
             try journal.commit()
         } catch {
-            // Not durable: the ACKs must not leave. Clients retry; the state is reported.
+            // Not durable: the ACKs must not leave. Clients retry; the state is reported. The
+            // journal's failure is sticky, so log the first one only (the counter says the rest).
+            if durabilityFailures == 0 {
+                log.error("dhcp: lease journal commit failed (\(error)); ACKs are withheld until it recovers")
+            }
             durabilityFailures &+= UInt64(pending.count)
-            log.error("dhcp: lease journal commit failed (\(error)); \(pending.count) ACKs withheld")
             for reply in pending { ring.release(reply.slot) }
             pending.removeAll(keepingCapacity: true)
             return
