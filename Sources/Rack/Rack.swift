@@ -60,17 +60,16 @@ public final class Rack {
         }
         dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort, log: log)
         let metrics = MetricsService(port: options.metricsPort)
-        let capacity = RingConfiguration().maxSockets
-        // Ring 0: DHCP and metrics; every ring: the file services (added as they land).
+        // Ring 0: DHCP and metrics; every ring: the file services (TFTP, image HTTP).
         let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, log: log) }
         let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
-        let ringZero = RackHandler(services: [dhcp, metrics, tftp[0], http[0]], capacity: capacity)
+        let ringZero = RackHandler(services: [dhcp, metrics, tftp[0], http[0]])
         var configuration = RingConfiguration()
         // Fine enough for the DHCP group-commit window (a few ms); TFTP timers are seconds.
         configuration.timerResolutionMilliseconds = 2
         engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
                         log: { log.info($0) }) { index in
-            index == 0 ? ringZero : RackHandler(services: [tftp[index], http[index]], capacity: capacity)
+            index == 0 ? ringZero : RackHandler(services: [tftp[index], http[index]])
         }
         metrics.render = { [dhcp, tables, tftp, http, weak engine] in
             MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)

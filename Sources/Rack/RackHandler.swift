@@ -7,15 +7,19 @@ import Glibc
 /// sharing their ports with SO_REUSEPORT.
 final class RackHandler: RingHandler, @unchecked Sendable {
     let registry: ServiceRegistry
-    private var connectionOwners: [ConnectionID: Int] = [:]
-    private var listenerOwners: [SocketID: Int] = [:]
+    /// Owner service of each connection, by the connection's table index (-1: none): routing
+    /// a received segment or a send completion is one load, no hashing.
+    private var connectionOwners: [Int8] = []
 
-    init(services: [RackService], capacity: Int) {
-        registry = ServiceRegistry(capacity: capacity)
+    init(services: [RackService]) {
+        registry = ServiceRegistry()
         for service in services { _ = registry.add(service) }
     }
 
     func started(ring: RingContext) throws {
+        // Sized from this ring's own configuration, not a default.
+        registry.prepare(socketCapacity: ring.configuration.maxSockets)
+        connectionOwners = Array(repeating: -1, count: ring.configuration.maxConnections)
         for service in registry.services { try service.start(ring: ring, services: registry) }
     }
 
@@ -24,27 +28,33 @@ final class RackHandler: RingHandler, @unchecked Sendable {
     }
 
     func accepted(_ connection: ConnectionID, peer: IPv4Endpoint, listener: SocketID, ring: RingContext) {
-        guard let owner = registry.owner(of: listener), let index = registry.services.firstIndex(where: { $0 === owner }) else {
+        let index = registry.ownerIndex(of: listener)
+        guard index >= 0 else {
             ring.close(connection)
             return
         }
-        connectionOwners[connection] = index
-        owner.accepted(connection, peer: peer, ring: ring)
+        connectionOwners[Int(connection.index)] = index
+        registry.services[Int(index)].accepted(connection, peer: peer, ring: ring)
+    }
+
+    @inline(__always)
+    private func owner(of connection: ConnectionID) -> RackService? {
+        let index = connectionOwners[Int(connection.index)]
+        return index < 0 ? nil : registry.services[Int(index)]
     }
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: ConnectionID, ring: RingContext) {
-        guard let index = connectionOwners[connection] else { return }
-        registry.services[index].received(bytes, on: connection, ring: ring)
+        owner(of: connection)?.received(bytes, on: connection, ring: ring)
     }
 
     func sendCompleted(on connection: ConnectionID, ring: RingContext) {
-        guard let index = connectionOwners[connection] else { return }
-        registry.services[index].sendCompleted(on: connection, ring: ring)
+        owner(of: connection)?.sendCompleted(on: connection, ring: ring)
     }
 
     func closed(_ connection: ConnectionID, reason: CloseReason, ring: RingContext) {
-        guard let index = connectionOwners.removeValue(forKey: connection) else { return }
-        registry.services[index].closed(connection, reason: reason, ring: ring)
+        guard let service = owner(of: connection) else { return }
+        connectionOwners[Int(connection.index)] = -1
+        service.closed(connection, reason: reason, ring: ring)
     }
 
     func timerFired(token: UInt64, ring: RingContext) {

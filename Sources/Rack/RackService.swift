@@ -30,27 +30,36 @@ extension RackService {
 /// names its timers. Socket routing is an array indexed by the socket's table index, so
 /// routing a datagram costs one load, however many ephemeral sockets TFTP has open.
 final class ServiceRegistry {
-    private var socketOwners: [Int8]
+    private var socketOwners: [Int8] = []
     private(set) var services: [RackService] = []
-
-    init(capacity: Int) {
-        socketOwners = Array(repeating: -1, count: capacity)
-    }
 
     func add(_ service: RackService) -> Int {
         services.append(service)
         return services.count - 1
     }
 
+    /// Sizes the routing table for the ring's socket table (called before services start).
+    func prepare(socketCapacity: Int) {
+        socketOwners = Array(repeating: -1, count: socketCapacity)
+    }
+
+    private func index(of service: RackService) -> Int8? {
+        services.firstIndex(where: { $0 === service }).map { Int8($0) }
+    }
+
     /// Routes the socket's (or listener's) events to `service`.
     func register(_ socket: SocketID, for service: RackService) {
-        guard let index = services.firstIndex(where: { $0 === service }) else { return }
-        socketOwners[Int(socket.index)] = Int8(index)
+        guard let index = index(of: service) else { return }
+        socketOwners[Int(socket.index)] = index
     }
 
     func unregister(_ socket: SocketID) {
         socketOwners[Int(socket.index)] = -1
     }
+
+    /// The index of the service owning a socket or listener, or -1.
+    @inline(__always)
+    func ownerIndex(of socket: SocketID) -> Int8 { socketOwners[Int(socket.index)] }
 
     @inline(__always)
     func owner(of socket: SocketID) -> RackService? {
@@ -60,8 +69,7 @@ final class ServiceRegistry {
 
     /// A timer token routed back to `service` (tokens keep their low 48 bits).
     func timerToken(_ token: UInt64, for service: RackService) -> UInt64 {
-        let index = UInt64(services.firstIndex { $0 === service } ?? 0)
         precondition(token >> 48 == 0, "service timer tokens use 48 bits")
-        return index << 48 | token
+        return UInt64(index(of: service) ?? 0) << 48 | token
     }
 }
