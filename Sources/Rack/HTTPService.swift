@@ -313,9 +313,11 @@ final class HTTPService: RackService, @unchecked Sendable {
         if root == nil { openRoot(ring: ring) }
         guard let root else { return sendError(.notFound, method: method, persistent: persistent, i, ring: ring) }
         let fd: Int32
+        let status: stat
         switch root.openFile(UnsafeRawBufferPointer(rebasing: path[0...length])) {
         case .success(let opened):
             fd = opened.descriptor
+            status = opened.status
         case .failure(let failure):
             let status: HTTPStatus = switch failure {
             case .notFound: .notFound
@@ -324,14 +326,6 @@ final class HTTPService: RackService, @unchecked Sendable {
             }
             return sendError(status, method: method, persistent: persistent, i, ring: ring)
         }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            Glibc.close(fd)
-            return sendError(.internalServerError, method: method, persistent: persistent, i, ring: ring)
-        }
-        // Opened O_NONBLOCK so that a FIFO cannot block the ring in open(); the body is read by
-        // splice/sendfile, which must wait for the page cache, not fail with EAGAIN.
-        _ = fcntl(fd, F_SETFL, O_RDONLY)
         let file = HTTPFileMetadata(size: UInt64(status.st_size), inode: UInt64(status.st_ino),
                                     modifiedSeconds: Int64(status.st_mtim.tv_sec), modifiedNanoseconds: Int64(status.st_mtim.tv_nsec))
         let now = Int64(time(nil))
@@ -352,6 +346,9 @@ final class HTTPService: RackService, @unchecked Sendable {
             return sendError(.internalServerError, method: method, persistent: false, i, ring: ring)
         }
         if body.length > 0 {
+            // Opened O_NONBLOCK so that a FIFO cannot block the ring in open(); the body is read
+            // by splice/sendfile, which must wait for the page cache, not fail with EAGAIN.
+            _ = fcntl(fd, F_SETFL, O_RDONLY)
             connections[i].file = fd
             connections[i].body = body
             connections[i].fileStarted = false

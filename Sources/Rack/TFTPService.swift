@@ -70,7 +70,12 @@ final class TFTPService: RackService, @unchecked Sendable {
         generation = snapshot.generation
     }
 
+    /// Runs after the engine has stopped (no send can still be reading): live transfers' and
+    /// retired transfers' bytes are released here, or a rack stopped and started in one process
+    /// (tests) would leak them.
     deinit {
+        for case let session? in sessions { session.bytes.release() }
+        for entry in retired[retiredHead...] { entry.bytes.release() }
         pathBuffer.deallocate()
         renderBuffer.deallocate()
     }
@@ -272,7 +277,8 @@ final class TFTPService: RackService, @unchecked Sendable {
                 refuse(datagram, local: local, code: .notDefined, message: "cannot read file", ring: ring)
             }
             return nil
-        case .success(let (fd, size)):
+        case .success(let (fd, status)):
+            let size = Int(status.st_size)
             defer { close(fd) }
             if netascii, size > Self.netasciiLimit {
                 count(.netasciiTooLarge)

@@ -49,7 +49,9 @@ final class FilesRoot {
 
     /// Opens the regular file at `relative` (a `TFTPPathResolver` result: `length` bytes
     /// followed by a NUL) read-only. Returns the descriptor and the file's size.
-    func openFile(_ relative: UnsafeRawBufferPointer) -> Result<(descriptor: Int32, size: Int), Failure> {
+    /// Opens a regular file beneath the root; returns it with its `fstat` (size, inode and
+    /// modification time serve both TFTP's tsize and HTTP's validators without a second call).
+    func openFile(_ relative: UnsafeRawBufferPointer) -> Result<(descriptor: Int32, status: stat), Failure> {
         precondition(relative.count > 0 && relative.last == 0, "a NUL-terminated path")
         let opened: Result<Int32, Failure>
         if usesOpenat2 {
@@ -79,7 +81,7 @@ final class FilesRoot {
                 close(fd)
                 return .failure(type == S_IFDIR ? .notFound : .notRegularFile)
             }
-            return .success((fd, Int(status.st_size)))
+            return .success((fd, status))
         }
     }
 
