@@ -2,6 +2,8 @@ import Engine
 import Glibc
 import LeaseStore
 import Responders
+import Site
+import Synchronization
 import Tables
 import Wire
 
@@ -35,6 +37,12 @@ public final class DHCPService: RackService {
 
     private var pending: [PendingReply] = []
     private var lastExpiry: UInt64 = 0
+    /// Bound leases with host names, for DNS; republished from this ring when they change, at
+    /// most every `leaseNamesInterval` ms, and recompiled into the zones by the rack.
+    public let leaseNames = LeaseNamesBoard()
+    private var publishedNameChanges: UInt64 = 0
+    private var lastNamePublish: UInt64 = 0
+    static let leaseNamesInterval: UInt64 = 2000
 
     let port: UInt16
 
@@ -131,6 +139,15 @@ public final class DHCPService: RackService {
         if tables.generation != generation {
             snapshot = tables.snapshot
             generation = snapshot.generation
+        }
+        if server.leases.nameChanges != publishedNameChanges, ring.now >= lastNamePublish + Self.leaseNamesInterval {
+            publishedNameChanges = server.leases.nameChanges
+            lastNamePublish = ring.now
+            let wall = UInt64(time(nil))
+            leaseNames.publish(server.leases.all.compactMap { lease in
+                guard lease.state == .bound, !lease.hostname.isEmpty, lease.expiresAt > wall else { return nil }
+                return SiteLeaseName(hostname: String(decoding: lease.hostname, as: UTF8.self), address: lease.address)
+            })
         }
         let now = UInt64(time(nil))
         if now >= lastExpiry + 60 {
@@ -231,4 +248,17 @@ public final class DHCPService: RackService {
             return false
         }
     }
+}
+
+/// The named leases the DHCP ring last published, handed to the thread that compiles tables.
+public final class LeaseNamesBoard: Sendable {
+    private let state = Mutex<(version: UInt64, names: [SiteLeaseName])>((0, []))
+
+    public init() {}
+
+    func publish(_ names: [SiteLeaseName]) {
+        state.withLock { $0 = ($0.version + 1, names) }
+    }
+
+    public var current: (version: UInt64, names: [SiteLeaseName]) { state.withLock { $0 } }
 }

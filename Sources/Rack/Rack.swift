@@ -15,6 +15,8 @@ public struct RackOptions: Sendable {
     public var dhcpPort: UInt16 = 67
     public var tftpPort: UInt16 = 69
     public var httpPort: UInt16 = 5248
+    /// DNS on UDP and TCP; 0 turns DNS off.
+    public var dnsPort: UInt16 = 53
     /// One info line per image-HTTP request (off: the hot path logs nothing by default).
     public var accessLog = false
     public var backend: EngineBackend?
@@ -60,20 +62,25 @@ public final class Rack {
         }
         dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort, log: log)
         let metrics = MetricsService(port: options.metricsPort)
-        // Ring 0: DHCP and metrics; every ring: the file services (TFTP, image HTTP).
         let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, log: log) }
         let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
-        let ringZero = RackHandler(services: [dhcp, metrics, tftp[0], http[0]])
+        let dns = options.dnsPort == 0 ? [] : (0..<max(1, options.threads)).map { [tables] _ in
+            DNSService(tables: tables, port: options.dnsPort, log: log)
+        }
+        // Ring 0: DHCP and metrics; every ring: TFTP, image HTTP and DNS.
+        let handlers = (0..<max(1, options.threads)).map { [dhcp] index in
+            RackHandler(services: (index == 0 ? [dhcp, metrics] : []) + [tftp[index], http[index]] + (dns.isEmpty ? [] : [dns[index]]))
+        }
         var configuration = RingConfiguration()
         // Fine enough for the DHCP group-commit window (a few ms); TFTP timers are seconds.
         configuration.timerResolutionMilliseconds = 2
         engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
                         log: { log.info($0) }) { index in
-            index == 0 ? ringZero : RackHandler(services: [tftp[index], http[index]])
+            handlers[index]
         }
-        metrics.render = { [dhcp, tables, tftp, http, weak engine] in
+        metrics.render = { [dhcp, tables, tftp, http, dns, weak engine] in
             MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)
-                + MetricsText.renderHTTP(http)
+                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns)
         }
     }
 
@@ -87,8 +94,9 @@ public final class Rack {
         // takes the signals.
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         try engine.start()
-        log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), metrics on \(options.metricsPort)")
+        log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), DNS on \(options.dnsPort), metrics on \(options.metricsPort)")
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
+        var compiledLeaseNames: UInt64 = 0
         while true {
             let signal = sigtimedwait(&signals, nil, &timeout)
             if signal == SIGINT || signal == SIGTERM {
@@ -99,6 +107,11 @@ public final class Rack {
                 source.reload(into: tables, reason: "SIGHUP")
             } else if source.changed {
                 source.reload(into: tables, reason: "site file changed")
+            } else if dhcp.leaseNames.current.version != compiledLeaseNames {
+                let names = dhcp.leaseNames.current
+                compiledLeaseNames = names.version
+                source.leases = names.names
+                source.reload(into: tables, reason: "\(names.names.count) named leases for DNS")
             }
             engine.wakeAll()
         }

@@ -35,6 +35,8 @@ public final class SiteTableSource: @unchecked Sendable {
     private let log: RackLog
     private var lastModified: timespec = timespec()
     private var lastGeneration: UInt64 = 0
+    /// Named dynamic leases the zones publish (set by the rack from the DHCP ring's board).
+    public var leases: [SiteLeaseName] = []
 
     public init(sitePath: String, stateDirectory: String, log: RackLog) {
         self.sitePath = sitePath
@@ -48,7 +50,7 @@ public final class SiteTableSource: @unchecked Sendable {
         let site = try SiteFile.load(path: sitePath)
         // Generations only rise, even if the clock steps back or two reloads share a second.
         let generation = max(UInt64(time(nil)), lastGeneration + 1)
-        let bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(time(nil)))
+        let bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(time(nil)), leases: leases)
         try TableFile.write(bytes, to: snapshotPath)
         let snapshot = try TableFile.open(snapshotPath)
         lastGeneration = generation

@@ -52,9 +52,17 @@ public enum SiteCompiler {
         return builder
     }
 
-    /// Compiles and validates: the bytes returned always open as a snapshot.
-    public static func compile(_ site: SiteConfiguration, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
-        let bytes = builder(for: site).build(generation: generation, createdAt: createdAt)
+    /// Compiles and validates: the bytes returned always open as a snapshot. `leases` are the
+    /// named dynamic leases the zones publish; the generation is also the zones' SOA serial.
+    public static func compile(_ site: SiteConfiguration, generation: UInt64, createdAt: UInt64,
+                               leases: [SiteLeaseName] = []) throws(TablesError) -> [UInt8] {
+        var builder = builder(for: site)
+        do {
+            builder.zones = try SiteZones.builder(for: site, serial: UInt32(truncatingIfNeeded: generation), leases: leases).build()
+        } catch {
+            throw TablesError(.badSection, "zones: \(error)")
+        }
+        let bytes = builder.build(generation: generation, createdAt: createdAt)
         _ = try TableSnapshot(bytes)
         return bytes
     }

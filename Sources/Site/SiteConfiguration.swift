@@ -18,6 +18,8 @@ public struct SiteConfiguration: Hashable, Sendable {
     public var records: [SiteRecord]
     /// Server-wide DHCP behaviour (`dhcp`, an extension).
     public var dhcp: SiteDHCPSettings
+    /// The rack's DNS server (`dns`, an extension).
+    public var dns: SiteDNSSettings
 
     /// The value of `files` when the site file leaves it out.
     public static let defaultFiles = "/srv/rackplane"
@@ -30,7 +32,8 @@ public struct SiteConfiguration: Hashable, Sendable {
         boot: SiteBoot = SiteBoot(),
         machines: [SiteMachine] = [],
         records: [SiteRecord] = [],
-        dhcp: SiteDHCPSettings = SiteDHCPSettings()
+        dhcp: SiteDHCPSettings = SiteDHCPSettings(),
+        dns: SiteDNSSettings = SiteDNSSettings()
     ) {
         self.domain = domain
         self.upstreamDNS = upstreamDNS
@@ -40,6 +43,7 @@ public struct SiteConfiguration: Hashable, Sendable {
         self.machines = machines
         self.records = records
         self.dhcp = dhcp
+        self.dns = dns
     }
 }
 
@@ -317,4 +321,38 @@ public struct SiteDHCPSettings: Hashable, Sendable {
         self.authoritative = authoritative
         self.line = line
     }
+}
+
+/// An IPv4 prefix in an access list (`dns.allow_recursion`, `dns.allow_transfer`).
+public struct SitePrefix: Hashable, Sendable {
+    public var network: IPv4Address
+    public var prefixLength: Int
+
+    public init(network: IPv4Address, prefixLength: Int) {
+        self.network = network
+        self.prefixLength = prefixLength
+    }
+}
+
+/// The rack's DNS server (`dns`, an extension).
+public struct SiteDNSSettings: Hashable, Sendable {
+    /// TTL of machine, lease and record answers without their own.
+    public var defaultTTL: UInt32 = 300
+    /// The SOA MINIMUM: how long resolvers cache NXDOMAIN and NODATA (RFC 2308).
+    public var negativeTTL: UInt32 = 60
+    /// The name server named by every zone's SOA and NS, relative to `domain` unless it ends
+    /// with a dot.
+    public var nameserver = "ns"
+    /// The address of `nameserver`, published as its A record when it is inside `domain`.
+    public var nameserverAddress: IPv4Address?
+    /// Clients whose queries for other names are forwarded to `upstream_dns`; nil means the
+    /// subnets and loopback.
+    public var allowRecursion: [SitePrefix]?
+    /// Clients allowed to transfer zones (AXFR over TCP).
+    public var allowTransfer: [SitePrefix] = []
+    /// Responses per second to one source /24 over UDP; 0 turns the limit off.
+    public var rateLimit: UInt32 = 1000
+    public var line: Int = 0
+
+    public init(line: Int = 0) { self.line = line }
 }

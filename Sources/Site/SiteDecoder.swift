@@ -17,7 +17,7 @@ struct SiteDecoder {
 
     init(file: String) { reader = SiteReader(file: file) }
 
-    static let topLevelKeys = ["domain", "upstream_dns", "files", "subnets", "boot", "machines", "records", "dhcp"]
+    static let topLevelKeys = ["domain", "upstream_dns", "files", "subnets", "boot", "machines", "records", "dhcp", "dns"]
 
     mutating func configuration(_ root: Node) -> SiteConfiguration? {
         guard let fields = reader.fields(root, "the top level", allowed: Self.topLevelKeys) else { return nil }
@@ -64,12 +64,18 @@ struct SiteDecoder {
             .compactMap { record($0) }
 
         let dhcp = fields["dhcp"].flatMap { dhcpSettings($0) } ?? SiteDHCPSettings()
+        let dns = fields["dns"].flatMap { dnsSettings($0) } ?? SiteDNSSettings()
 
         guard let domain, reader.errors.isEmpty else { return nil }
-        return SiteConfiguration(
+        let site = SiteConfiguration(
             domain: domain, upstreamDNS: upstreamDNS, files: files, subnets: subnets, boot: boot,
-            machines: machines, records: records, dhcp: dhcp
+            machines: machines, records: records, dhcp: dhcp, dns: dns
         )
+        // Record values and names are judged against the zones the whole file makes.
+        for problem in SiteZones.problems(site) {
+            reader.report(SitePosition(line: problem.line, column: 1), problem.message)
+        }
+        return reader.errors.isEmpty ? site : nil
     }
 
     /// Records `holder` as the one owner of a fixed address; false (and a report) if another has it.

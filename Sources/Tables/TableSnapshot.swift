@@ -12,6 +12,8 @@ public final class TableSnapshot: @unchecked Sendable {
     public let createdAt: UInt64
     public let digest: [UInt8]
     private let owner: AnyObject?
+    /// The zone section, validated with the rest.
+    public private(set) var zoneTable: ZoneTable = .empty
 
     struct SectionLocation {
         var offset = 0
@@ -83,6 +85,7 @@ public final class TableSnapshot: @unchecked Sendable {
             throw TablesError(.badSection, "section \(kind.name) is missing")
         }
         try validateReferences()
+        zoneTable = try ZoneTable(validating: zones)
     }
 
     /// Validates a snapshot held in an array (copied into memory the snapshot owns).

@@ -6,7 +6,7 @@ import Wire
 struct RackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rack",
-        abstract: "Run a rack: DHCP (and, as they land, TFTP, image HTTP and DNS) from compiled tables.",
+        abstract: "Run a rack: DHCP, TFTP, image HTTP and DNS from compiled tables.",
         discussion: """
         Standalone mode serves the world a site file describes (docs/site-file.md). The file is
         compiled on start and again on SIGHUP or when it changes; a bad file leaves the previous
@@ -42,6 +42,9 @@ struct RackCommand: ParsableCommand {
     @Option(help: "Image HTTP server port (5248).")
     var httpPort: UInt16 = 5248
 
+    @Option(help: "DNS server port, UDP and TCP (53; 0 turns DNS off).")
+    var dnsPort: UInt16 = 53
+
     @Flag(help: "Log one line per image HTTP request (client, machine, request, status, bytes).")
     var accessLog = false
 
@@ -60,6 +63,7 @@ struct RackCommand: ParsableCommand {
         options.dhcpPort = dhcpPort
         options.tftpPort = tftpPort
         options.httpPort = httpPort
+        options.dnsPort = dnsPort
         options.accessLog = accessLog
         if let backend {
             guard let chosen = EngineBackend(rawValue: backend) else { throw ValidationError("--backend must be io_uring, epoll or memory") }

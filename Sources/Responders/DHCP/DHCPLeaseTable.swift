@@ -94,8 +94,16 @@ public final class DHCPLeaseTable {
         return holder.client == client || holder.expiresAt <= now
     }
 
+    /// Rises whenever the set of bound leases with a host name may have changed: the rack then
+    /// republishes their DNS names (a counter, so the DHCP path pays an increment).
+    public private(set) var nameChanges: UInt64 = 0
+
     /// Records an offer or a bound lease, replacing whatever the client held before.
     public func record(_ lease: DHCPLease) {
+        if lease.state == .bound, !lease.hostname.isEmpty, byAddress[lease.address]?.hostname != lease.hostname
+            || byAddress[lease.address]?.state != .bound {
+            nameChanges &+= 1
+        }
         if let previous = byClient[lease.client], previous != lease.address, byAddress[previous]?.client == lease.client {
             byAddress[previous] = nil
         }
@@ -111,6 +119,7 @@ public final class DHCPLeaseTable {
     @discardableResult
     public func release(_ client: DHCPClientKey, address: IPv4Address? = nil) -> DHCPLease? {
         guard let held = byClient[client], address == nil || address == held, let lease = byAddress[held] else { return nil }
+        if !lease.hostname.isEmpty { nameChanges &+= 1 }
         byAddress[held] = nil
         byClient[client] = nil
         return lease
@@ -155,6 +164,7 @@ public final class DHCPLeaseTable {
     public func expire(now: UInt64) -> Int {
         let expired = byAddress.filter { $0.value.expiresAt <= now }
         for (address, lease) in expired {
+            if !lease.hostname.isEmpty { nameChanges &+= 1 }
             byAddress[address] = nil
             if byClient[lease.client] == address { byClient[lease.client] = nil }
         }

@@ -248,6 +248,8 @@ public final class DHCPServer {
             hostname = Array(reservation.hostname)
         } else if let name = r.message.withOption(DHCPOptionCode.hostName, { Array($0) }) {
             hostname = name
+        } else if let name = r.message.withOption(81, { Self.clientFQDNHostLabel($0) }) {
+            hostname = name
         }
         let lease = DHCPLease(address: address, mac: r.mac, client: r.client, state: .bound,
                               expiresAt: r.context.now + UInt64(seconds), hostname: hostname,
@@ -255,6 +257,19 @@ public final class DHCPServer {
         leases.record(lease)
         return try write(.ack, r, yiaddr: address, leaseSeconds: seconds, reply: reply,
                          change: DHCPLeaseChange(kind: .bound, lease: lease))
+    }
+
+    /// The first label of option 81 (RFC 4702 §2): flags, two obsolete RCODE bytes, then the
+    /// name — in wire form when the E flag is set, as ASCII text otherwise.
+    static func clientFQDNHostLabel(_ option: UnsafeRawBufferPointer) -> [UInt8] {
+        guard option.count > 3 else { return [] }
+        let name = UnsafeRawBufferPointer(rebasing: option[3...])
+        if option[0] & 0x04 != 0 {
+            let length = Int(name[0])
+            guard length > 0, length <= 63, 1 + length <= name.count else { return [] }
+            return Array(name[1...length])
+        }
+        return Array(name.prefix { $0 != UInt8(ascii: ".") })
     }
 
     private func nak(_ r: Request, reply: UnsafeMutableRawBufferPointer) throws(WireError) -> DHCPVerdict {

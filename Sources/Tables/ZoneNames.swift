@@ -1,0 +1,64 @@
+import Wire
+
+/// Helpers for uncompressed wire-form names held in arrays (the compiler's side; the hot
+/// path works on borrowed bytes in `ZoneTable`).
+public enum ZoneNames {
+    /// The wire form of presentation text ("www.maas.test", trailing dot optional), or nil if
+    /// it is not a valid name.
+    public static func wire(_ text: some StringProtocol) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let length: Int? = buffer.withUnsafeMutableBytes { raw in
+            var writer = WireWriter(raw)
+            return try? DNSName.write(text: text, to: &writer)
+        }
+        guard let length else { return nil }
+        return Array(buffer[0..<length])
+    }
+
+    /// ASCII letters folded to lower case (RFC 4343); other bytes as they are.
+    public static func lowercased(_ name: [UInt8]) -> [UInt8] {
+        name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+    }
+
+    /// The name without its first label; nil for the root.
+    public static func parent(of name: [UInt8]) -> [UInt8]? {
+        guard let first = name.first, first != 0, Int(first) + 1 < name.count else { return nil }
+        return Array(name[(Int(first) + 1)...])
+    }
+
+    /// Whether `name` is `apex` or below it (both lower case).
+    public static func isSubdomain(_ name: [UInt8], of apex: [UInt8]) -> Bool {
+        guard name.count >= apex.count else { return false }
+        var position = 0
+        while position < name.count {
+            if name.count - position == apex.count { return name[position...].elementsEqual(apex) }
+            let length = Int(name[position])
+            if length == 0 { return false }
+            position += length + 1
+        }
+        return false
+    }
+
+    /// A fixed order for deterministic output.
+    public static func order(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
+
+    /// Presentation form, with a trailing dot.
+    public static func text(_ name: [UInt8]) -> String {
+        var out = ""
+        var position = 0
+        while position < name.count, name[position] != 0 {
+            let length = Int(name[position])
+            let end = min(name.count, position + 1 + length)
+            out += String(decoding: name[(position + 1)..<end], as: UTF8.self) + "."
+            position = end
+        }
+        return out.isEmpty ? "." : out
+    }
+
+    /// One of the SOA's five numbers: 0 serial, 1 refresh, 2 retry, 3 expire, 4 minimum.
+    public static func soaField(_ rdata: [UInt8], _ index: Int) -> UInt32 {
+        let at = rdata.count - 20 + index * 4
+        guard at >= 0 else { return 0 }
+        return UInt32(rdata[at]) << 24 | UInt32(rdata[at + 1]) << 16 | UInt32(rdata[at + 2]) << 8 | UInt32(rdata[at + 3])
+    }
+}
