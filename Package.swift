@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "LeaseStoreTests", dependencies: ["LeaseStore"]),
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
-        .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire"]),
+        .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
     ]
 )

@@ -213,6 +213,23 @@ private let refused: [RefusedSite] = [
     // The file as a whole.
     RefusedSite(name: "empty file", yaml: "", line: 1, column: 1, says: "the site file is empty"),
     RefusedSite(name: "comments only", yaml: "# nothing yet\n", line: 1, column: 1, says: "the site file is empty"),
+    // DNS (the `dns` extension and record values, checked against the zones the file makes).
+    RefusedSite(name: "unknown dns key", yaml: site("dns:\n  ratelimit: 10\n"), line: 3, column: 3,
+                says: "unknown key 'ratelimit' in dns (did you mean 'rate_limit'?)"),
+    RefusedSite(name: "bad recursion prefix", yaml: site("dns:\n  allow_recursion: [198.18.0.0/33]\n"), line: 3, column: 21,
+                says: "allow_recursion entry '198.18.0.0/33' is not valid"),
+    RefusedSite(name: "MX without preference", yaml: site("records:\n  - {name: '@', type: MX, value: mail}\n"), line: 3, column: 1,
+                says: "an MX value is 'preference exchange'"),
+    RefusedSite(name: "SRV port out of range", yaml: site("records:\n  - {name: _x._tcp, type: SRV, value: 0 0 70000 www}\n"),
+                line: 3, column: 1, says: "SRV port '70000' is not a number from 0 to 65535"),
+    RefusedSite(name: "record outside every zone", yaml: site("records:\n  - {name: www.example.org., type: A, value: 198.18.0.1}\n"),
+                line: 3, column: 1, says: "record name www.example.org. is outside every zone this rack serves"),
+    RefusedSite(name: "CNAME beside other data", yaml: site("records:\n  - {name: www, type: A, value: 198.18.0.1}\n  - {name: www, type: CNAME, value: web}\n"),
+                line: 4, column: 1, says: "www.maas.test. already has data (line 3); a CNAME must be the only record at its name"),
+    RefusedSite(name: "CNAME on a machine's name", yaml: site(subnet24 + "machines:\n  - {hostname: node01, mac: \"52:54:00:00:00:01\", ip: 198.18.0.21}\nrecords:\n  - {name: node01, type: CNAME, value: web}\n"),
+                line: 10, column: 1, says: "node01.maas.test. already has data (line 8)"),
+    RefusedSite(name: "unterminated TXT quote", yaml: site("records:\n  - {name: t, type: TXT, value: '\"abc'}\n"), line: 3, column: 1,
+                says: "unterminated quote in TXT value"),
 ]
 
 @Suite struct SiteValidationTests {
@@ -227,6 +244,27 @@ private let refused: [RefusedSite] = [
             #expect(error.column == site.column, "\(error)")
             #expect(error.message.contains(site.says), "\(error)")
         }
+    }
+
+    @Test func dnsSettingsAreRead() throws {
+        let text = site(subnet24 + """
+            dns:
+              default_ttl: 120
+              negative_ttl: 30
+              nameserver: rack1
+              nameserver_address: 198.18.0.1
+              allow_recursion: [198.18.0.0/15, 127.0.0.1/32]
+              allow_transfer: [198.18.0.7/32]
+              rate_limit: 0
+            """)
+        let dns = try SiteFile.parse(text, file: "site.yaml").dns
+        #expect(dns.defaultTTL == 120)
+        #expect(dns.negativeTTL == 30)
+        #expect(dns.nameserver == "rack1")
+        #expect(dns.nameserverAddress?.description == "198.18.0.1")
+        #expect(dns.allowRecursion?.map { "\($0.network)/\($0.prefixLength)" } == ["198.18.0.0/15", "127.0.0.1/32"])
+        #expect(dns.allowTransfer.count == 1)
+        #expect(dns.rateLimit == 0)
     }
 
     @Test func descriptionIsFileLineColumnMessage() {
