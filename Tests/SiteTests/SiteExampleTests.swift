@@ -272,7 +272,7 @@ func parsed(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -
 
     @Test func documentedExamplesParse() throws {
         let examples = try Self.documentedExamples()
-        #expect(examples.count == 2)
+        #expect(examples.count == 3)
         #expect(examples.first == issueExample)
         for example in examples {
             #expect(SiteFile.validate(example, file: "docs/site-file.md") == [])
