@@ -118,9 +118,12 @@ public final class DNSForwarder {
         out.copyMemory(from: response)
         out[0] = UInt8(entry.clientID >> 8)
         out[1] = UInt8(entry.clientID & 0xFF)
+        // Our answer, not the upstream's: recursion available, not authoritative.
+        out[2] &= ~0x04
+        out[3] |= 0x80
         if let ttl = Self.cacheSeconds(message), ttl > 0 {
             if cache.count >= maxCacheEntries { evict(now: now) }
-            var stored = Array(response)
+            var stored = Array(UnsafeRawBufferPointer(rebasing: out[0..<response.count]))
             stored[0] = 0
             stored[1] = 0
             cache[entry.key] = CacheEntry(response: stored, storedAt: now, expiresAt: now + UInt64(min(ttl, maxCacheSeconds)) * 1000)
