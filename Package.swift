@@ -40,7 +40,7 @@ let package = Package(
         ]),
 
         // Codec properties shared by the fuzz targets and the tests that replay their findings.
-        .target(name: "WireChecks", dependencies: ["Wire", "Tables"]),
+        .target(name: "WireChecks", dependencies: ["Wire", "Tables", "Responders"]),
 
         // C for what Swift's Glibc module lacks (recvmmsg/sendmmsg, CMSG_* macros, splice).
         .target(name: "CLinuxShims"),

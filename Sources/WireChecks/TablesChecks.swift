@@ -40,6 +40,17 @@ public enum TablesChecks {
             let profile = snapshot.bootProfile(i)
             _ = (profile.bios.count, profile.uefiX64.count, profile.ipxeScript.count, profile.commandLine.count)
         }
+        // Zones: lookups of names that exist, do not, and are malformed for this table.
+        let zones = snapshot.zoneTable
+        let name = ZoneQueryName()
+        for text in ["maas.test", "www.maas.test", "x.wild.maas.test", "a.b.c.d.e", "10.0.18.198.in-addr.arpa"] {
+            guard let wire = ZoneNames.wire(text) else { continue }
+            _ = wire.withUnsafeBytes { name.load($0, at: 0) }
+            for type: UInt16 in [1, 5, 6, 12, 28, 255, 99] { _ = zones.resolve(name, type: type)?.records.count }
+            if let zone = name.name.count > 0 ? zones.zone(apex: name.name) : nil { _ = zones.transferRecords(zone: zone).count }
+        }
+        for zone in 0..<zones.zoneCount { _ = (zones.serial(zone: zone), zones.transferRecords(zone: zone).count) }
+        _ = (zones.recursionAllowed(0xC612_0001), zones.transferAllowed(0x7F00_0001))
         _ = snapshot.reservation(mac: MACAddress(0x5254_0000_0001))
         _ = Array("eth0/1".utf8).withUnsafeBytes { snapshot.circuitPin($0) }
     }
@@ -58,6 +69,7 @@ public enum TablesChecks {
         node.hostname = "node01"
         node.clientID = [1, 2, 3]
         builder.reservations = [node]
+        builder.zones = Array(DNSResponderChecks.zones.zones)
         return builder.build(generation: 1)
     }
 }

@@ -65,6 +65,10 @@ import WireChecks
         Self.replay(["FuzzHTTP"], HTTPChecks.incremental)
     }
 
+    @Test func dnsResponder() {
+        Self.replay(["FuzzDNSResponder", "FuzzDNS"], DNSResponderChecks.answer)
+    }
+
     @Test func tablesReader() {
         // The reader must survive whatever is kept, and accept the compiler's own output.
         for (_, bytes) in Self.inputs("FuzzTables") { bytes.withUnsafeBytes { TablesChecks.exerciseReader($0) } }
