@@ -59,9 +59,10 @@ public enum DNSResponderChecks {
                 let reply = UnsafeRawBufferPointer(rebasing: out[0..<length])
                 guard let message = try? DNSMessage(parsing: reply) else { return "\(transport) reply does not parse" }
                 var records = message.records
-                while true {
-                    guard let record = try? records.next() else { return "\(transport) reply has a bad record" }
-                    if record == nil { break }
+                do {
+                    while try records.next() != nil {}
+                } catch {
+                    return "\(transport) reply has a bad record: \(error)"
                 }
                 guard message.header.qr else { return "\(transport) reply without QR" }
                 guard reply[0] == query[0], reply[1] == query[1] else { return "\(transport) reply with another ID" }
