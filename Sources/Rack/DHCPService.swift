@@ -40,14 +40,18 @@ public final class DHCPService: RackService {
     /// Bound leases with host names, for DNS; republished from this ring when they change, at
     /// most every `leaseNamesInterval` ms, and recompiled into the zones by the rack.
     public let leaseNames = LeaseNamesBoard()
+    /// How far the journal is durable, for the region link's lease reports.
+    public let durableMark: JournalMark
     private var publishedNameChanges: UInt64 = 0
     private var lastNamePublish: UInt64 = 0
     static let leaseNamesInterval: UInt64 = 2000
 
     let port: UInt16
 
-    public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, port: UInt16, log: RackLog) {
+    public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, port: UInt16,
+                durableMark: JournalMark = JournalMark(), log: RackLog) {
         self.port = port
+        self.durableMark = durableMark
         self.tables = tables
         self.journal = journal
         self.interface = interface
@@ -140,6 +144,7 @@ public final class DHCPService: RackService {
             snapshot = tables.snapshot
             generation = snapshot.generation
         }
+        if journal.durableSequence != durableMark.value { durableMark.publish(journal.durableSequence) }
         if server.leases.nameChanges != publishedNameChanges, ring.now >= lastNamePublish + Self.leaseNamesInterval {
             publishedNameChanges = server.leases.nameChanges
             lastNamePublish = ring.now

@@ -17,6 +17,11 @@ public struct RackOptions: Sendable {
     public var httpPort: UInt16 = 5248
     /// DNS on UDP and TCP; 0 turns DNS off.
     public var dnsPort: UInt16 = 53
+    /// Connected mode: the region's URL and shared secret, and this rack's name there. The
+    /// site file is then not used.
+    public var regionURL: String?
+    public var regionSecret: String?
+    public var rackName = ""
     /// One info line per image-HTTP request (off: the hot path logs nothing by default).
     public var accessLog = false
     public var backend: EngineBackend?
@@ -36,7 +41,9 @@ public struct RackError: Error, CustomStringConvertible {
 public final class Rack {
     public let options: RackOptions
     public let tables: TableStore
-    let source: SiteTableSource
+    /// Where tables come from: a site file (standalone) or the region (connected).
+    let source: SiteTableSource?
+    let region: RegionLink?
     let log: RackLog
     let engine: Engine
     let dhcp: DHCPService
@@ -52,15 +59,29 @@ public final class Rack {
             guard let found = NetworkInterface.named(name) else { throw RackError(description: "no interface named \(name)") }
             interface = found
         }
-        source = SiteTableSource(sitePath: options.sitePath, stateDirectory: options.stateDirectory, log: log)
-        let snapshot = try source.load()
-        tables = TableStore(snapshot)
-        log.info("tables: generation \(snapshot.generation) from \(options.sitePath): \(snapshot.subnetCount) subnets, \(snapshot.reservationCount) machines")
         let journal = try LeaseJournal(directory: options.stateDirectory)
+        let durable = JournalMark()
+        let snapshot: TableSnapshot
+        if let url = options.regionURL {
+            let link = try RegionLink(url: url, secret: options.regionSecret ?? "", name: options.rackName,
+                                      stateDirectory: options.stateDirectory, durableSequence: durable, log: log)
+            region = link
+            source = nil
+            snapshot = try link.initialSnapshot()
+            log.info("tables: generation \(snapshot.generation) from the region at \(url): \(snapshot.subnetCount) subnets, \(snapshot.reservationCount) machines")
+        } else {
+            let site = SiteTableSource(sitePath: options.sitePath, stateDirectory: options.stateDirectory, log: log)
+            source = site
+            region = nil
+            snapshot = try site.load()
+            log.info("tables: generation \(snapshot.generation) from \(options.sitePath): \(snapshot.subnetCount) subnets, \(snapshot.reservationCount) machines")
+        }
+        tables = TableStore(snapshot)
         if let damage = journal.replayReport.corruption {
             log.error("lease journal: damage at offset \(damage.offset) (\(damage)); kept the records before it")
         }
-        dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort, log: log)
+        dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort,
+                           durableMark: durable, log: log)
         let metrics = MetricsService(port: options.metricsPort)
         let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, log: log) }
         let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
@@ -94,6 +115,7 @@ public final class Rack {
         // takes the signals.
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         try engine.start()
+        region?.start(store: tables)
         log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), DNS on \(options.dnsPort), metrics on \(options.metricsPort)")
         var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         var compiledLeaseNames: UInt64 = 0
@@ -101,17 +123,20 @@ public final class Rack {
             let signal = sigtimedwait(&signals, nil, &timeout)
             if signal == SIGINT || signal == SIGTERM {
                 log.info("rack: stopping")
+                region?.stop()
                 break
             }
-            if signal == SIGHUP {
-                source.reload(into: tables, reason: "SIGHUP")
-            } else if source.changed {
-                source.reload(into: tables, reason: "site file changed")
-            } else if dhcp.leaseNames.current.version != compiledLeaseNames {
+            if let source {
+                if signal == SIGHUP {
+                    source.reload(into: tables, reason: "SIGHUP")
+                } else if source.changed {
+                    source.reload(into: tables, reason: "site file changed")
+                } else if dhcp.leaseNames.current.version != compiledLeaseNames {
                 let names = dhcp.leaseNames.current
                 compiledLeaseNames = names.version
                 source.leases = names.names
-                source.reload(into: tables, reason: "\(names.names.count) named leases for DNS")
+                    source.reload(into: tables, reason: "\(names.names.count) named leases for DNS")
+                }
             }
             engine.wakeAll()
         }

@@ -1,3 +1,4 @@
+import Glibc
 import ArgumentParser
 import Engine
 import Rack
@@ -15,8 +16,17 @@ struct RackCommand: ParsableCommand {
         link-layer replies to clients without an address).
         """)
 
-    @Option(help: "The site file to serve.")
-    var site: String
+    @Option(help: "The site file to serve (standalone mode).")
+    var site: String?
+
+    @Option(help: "The region's URL, http://HOST:5240 (connected mode: tables come from the region, leases go back).")
+    var region: String?
+
+    @Option(help: "The region's shared secret (`rackplane region secret` shows it); connected mode.")
+    var secret: String?
+
+    @Option(help: "This rack's name at the region (default: the host name).")
+    var name: String?
 
     @Option(help: "The interface to serve DHCP on (SO_BINDTODEVICE).")
     var interface: String?
@@ -51,8 +61,18 @@ struct RackCommand: ParsableCommand {
     @Option(help: "io_uring, epoll or memory (default: io_uring where the kernel allows it).")
     var backend: String?
 
+    func validate() throws {
+        guard (site == nil) != (region == nil) else {
+            throw ValidationError("give either --site FILE (standalone) or --region URL --secret S (connected)")
+        }
+        if region != nil, secret == nil { throw ValidationError("--region needs --secret (see `rackplane region secret`)") }
+    }
+
     func run() throws {
-        var options = RackOptions(sitePath: site, stateDirectory: stateDir)
+        var options = RackOptions(sitePath: site ?? "", stateDirectory: stateDir)
+        options.regionURL = region
+        options.regionSecret = secret
+        options.rackName = name ?? Self.hostName()
         options.interface = interface
         if let address {
             guard let parsed = IPv4Address(address) else { throw ValidationError("--address \(address) is not an IPv4 address") }
@@ -75,5 +95,13 @@ struct RackCommand: ParsableCommand {
         } catch {
             throw fail("rack: \(error)")
         }
+    }
+}
+
+extension RackCommand {
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "rack" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -1,0 +1,262 @@
+import Foundation
+import LeaseStore
+import Synchronization
+import Tables
+
+/// A connected rack's link to its region (`docs/region.md`, "Racks"): enrol with the shared
+/// secret, follow the region's stream of table generations, fetch each snapshot by its SHA-256,
+/// verify, persist and swap it in; and report leases back in batches keyed by the lease
+/// journal's sequence numbers, so a retry never duplicates and a region outage loses nothing.
+///
+/// Everything here runs on two threads of its own, never on a ring. When the region is away
+/// the rack serves its last snapshot and retries with backoff (1 s doubling to 30 s).
+public final class RegionLink: @unchecked Sendable {
+    let client: RegionHTTPClient
+    let secret: String
+    let name: String
+    let snapshotPath: String
+    let stateDirectory: String
+    let log: RackLog
+    private let stopping = Atomic<Bool>(false)
+    /// The rack's id at the region (after enrolment) and the highest lease sequence it holds.
+    private let enrolment = Mutex<(id: Int, leasesAcked: UInt64)?>(nil)
+    /// The lease journal's durable sequence, published by the DHCP ring after each commit.
+    let durableSequence: JournalMark
+    let connected = Atomic<Bool>(false)
+
+    static let maxBackoff: Double = 30
+    /// The region sends a keep-alive at least this often; silence for 3× means a dead link.
+    static let keepAliveSeconds = 15
+
+    public init(url: String, secret: String, name: String, stateDirectory: String, durableSequence: JournalMark,
+                log: RackLog) throws {
+        client = try RegionHTTPClient(url: url)
+        self.secret = secret
+        self.name = name
+        self.stateDirectory = stateDirectory
+        snapshotPath = stateDirectory + "/tables.snapshot"
+        self.durableSequence = durableSequence
+        self.log = log
+    }
+
+    var authorization: [(String, String)] { [("Authorization", "Rack " + secret)] }
+
+    // MARK: Start-up
+
+    /// The tables to serve first: the last good snapshot in the state directory if there is one
+    /// (the region may be down), else the region's current one, waiting for the region.
+    public func initialSnapshot() throws -> TableSnapshot {
+        if let snapshot = try? TableFile.open(snapshotPath) {
+            log.info("region: serving the last good tables, generation \(snapshot.generation), until the region answers")
+            return snapshot
+        }
+        var delay: Double = 1
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                let id = try enrol()
+                if let announcement = try current(rack: id) {
+                    return try fetch(announcement, rack: id)
+                }
+                log.info("region: no tables compiled for this rack yet; waiting")
+            } catch {
+                log.error("region: \(error); retrying in \(Int(delay)) s")
+            }
+            Thread.sleep(forTimeInterval: delay)
+            delay = min(delay * 2, Self.maxBackoff)
+        }
+        throw RegionHTTPClient.Failure(description: "stopped before the region answered")
+    }
+
+    /// Follows the region from now on (two threads), installing new generations into `store`.
+    public func start(store: TableStore) {
+        let tables = Thread { [self] in followTables(store) }
+        tables.name = "region-tables"
+        tables.start()
+        let leases = Thread { [self] in reportLeases() }
+        leases.name = "region-leases"
+        leases.start()
+    }
+
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    // MARK: Enrolment and tables
+
+    struct Enrolled: Decodable {
+        let id: Int
+        let name: String
+        let leases_acked: UInt64?
+    }
+
+    struct Announcement: Decodable, Equatable {
+        let generation: UInt64
+        let sha256: String
+        let size: Int
+    }
+
+    /// Registers (or finds) this rack at the region.
+    @discardableResult
+    func enrol() throws -> Int {
+        let body = try JSONEncoder().encode(["name": name])
+        let response = try client.request("POST", "/api/v1/rack/enrol", headers: authorization + [("Content-Type", "application/json")],
+                                          body: Array(body))
+        guard response.status == 200 || response.status == 201 else {
+            throw RegionHTTPClient.Failure(description: "enrol: HTTP \(response.status) \(response.text)")
+        }
+        let enrolled = try JSONDecoder().decode(Enrolled.self, from: Data(response.body))
+        enrolment.withLock { $0 = (enrolled.id, enrolled.leases_acked ?? 0) }
+        return enrolled.id
+    }
+
+    /// The generation the region has for this rack now, if any.
+    func current(rack: Int) throws -> Announcement? {
+        let response = try client.request("GET", "/api/v1/racks/\(rack)/tables", headers: authorization)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw RegionHTTPClient.Failure(description: "tables: HTTP \(response.status) \(response.text)") }
+        return try JSONDecoder().decode(Announcement.self, from: Data(response.body))
+    }
+
+    /// Downloads a snapshot, checks its SHA-256 (the content address) and that it opens, writes
+    /// it to the state directory atomically, and opens it from there.
+    func fetch(_ announcement: Announcement, rack: Int) throws -> TableSnapshot {
+        let response = try client.request("GET", "/api/v1/racks/\(rack)/tables/\(announcement.sha256)", headers: authorization,
+                                          limit: 1 << 30)
+        guard response.status == 200 else {
+            throw RegionHTTPClient.Failure(description: "snapshot \(announcement.sha256): HTTP \(response.status)")
+        }
+        let digest = SHA256.hash(response.body).map { String($0, radix: 16).leftPadded(2) }.joined()
+        guard digest == announcement.sha256.lowercased() else {
+            throw RegionHTTPClient.Failure(description: "snapshot digest \(digest) is not the announced \(announcement.sha256)")
+        }
+        _ = try TableSnapshot(response.body)
+        try TableFile.write(response.body, to: snapshotPath)
+        return try TableFile.open(snapshotPath)
+    }
+
+    private func followTables(_ store: TableStore) {
+        var delay: Double = 1
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                let id = try enrol()
+                connected.store(true, ordering: .relaxed)
+                delay = 1
+                var failure: Error?
+                try client.stream("/api/v1/rack/stream?rack=\(id)", headers: authorization, idle: Self.keepAliveSeconds * 3) { line in
+                    guard line.hasPrefix("data:") else { return !stopping.load(ordering: .relaxed) }
+                    do {
+                        let json = line.dropFirst(5).trimmingPrefix(" ")
+                        let announcement = try JSONDecoder().decode(Announcement.self, from: Data(json.utf8))
+                        if announcement.sha256.lowercased() != currentDigest(store) {
+                            let snapshot = try fetch(announcement, rack: id)
+                            store.install(snapshot)
+                            log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
+                        }
+                    } catch {
+                        failure = error
+                        return false
+                    }
+                    return !stopping.load(ordering: .relaxed)
+                }
+                if let failure { throw failure }
+                if !stopping.load(ordering: .relaxed) { log.info("region: stream closed; reconnecting") }
+            } catch {
+                connected.store(false, ordering: .relaxed)
+                log.error("region: \(error); serving generation \(store.generation), retrying in \(Int(delay)) s")
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, Self.maxBackoff)
+            }
+        }
+    }
+
+    /// The SHA-256 of the snapshot in service (its bytes as served are its content address).
+    private func currentDigest(_ store: TableStore) -> String {
+        let snapshot = store.snapshot
+        return SHA256.hash(Array(snapshot.bytes)).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    // MARK: Leases
+
+    struct LeaseReport: Encodable {
+        let sequence: UInt64
+        let address: String
+        let mac: String
+        let hostname: String
+        let client_id: String
+        let state: String
+        let expires_at: UInt64
+    }
+
+    struct LeaseBatch: Encodable {
+        let rack: Int
+        let leases: [LeaseReport]
+    }
+
+    struct Acked: Decodable {
+        let acked: UInt64
+    }
+
+    /// Every second: the journal's current records newer than what the region acknowledged and
+    /// already durable here, oldest first, in batches of 1,000. The region keeps the newest state
+    /// per address and ignores a sequence it has seen, so resending after a failure is harmless.
+    private func reportLeases() {
+        var delay: Double = 1
+        while !stopping.load(ordering: .relaxed) {
+            Thread.sleep(forTimeInterval: delay)
+            guard let (rack, acked) = enrolment.withLock({ $0 }) else { continue }
+            let durable = durableSequence.value
+            guard durable > acked else { continue }
+            do {
+                let leases = try LeaseJournal.readLeases(directory: stateDirectory).values
+                    .filter { $0.sequence > acked && $0.sequence <= durable }
+                    .sorted { $0.sequence < $1.sequence }
+                var newest = acked
+                for start in stride(from: 0, to: leases.count, by: 1000) {
+                    let batch = leases[start..<min(start + 1000, leases.count)].map(Self.report)
+                    let body = try JSONEncoder().encode(LeaseBatch(rack: rack, leases: batch))
+                    let response = try client.request("POST", "/api/v1/rack/leases",
+                                                      headers: authorization + [("Content-Type", "application/json")], body: Array(body))
+                    guard response.status == 200 else {
+                        throw RegionHTTPClient.Failure(description: "lease report: HTTP \(response.status) \(response.text)")
+                    }
+                    newest = max(newest, try JSONDecoder().decode(Acked.self, from: Data(response.body)).acked)
+                    enrolment.withLock { $0?.leasesAcked = newest }
+                }
+                // Nothing newer than the durable mark is left: everything up to it is reported.
+                enrolment.withLock { state in
+                    if let current = state?.leasesAcked { state?.leasesAcked = max(current, durable) }
+                }
+                delay = 1
+            } catch {
+                log.error("region: \(error); leases stay in the journal, retrying in \(Int(delay)) s")
+                delay = min(delay * 2, Self.maxBackoff)
+            }
+        }
+    }
+
+    static func report(_ record: LeaseRecord) -> LeaseReport {
+        let address = "\(record.address >> 24).\(record.address >> 16 & 0xFF).\(record.address >> 8 & 0xFF).\(record.address & 0xFF)"
+        let mac = (0..<6).map { String(UInt8(truncatingIfNeeded: record.mac >> UInt64(40 - 8 * $0)), radix: 16).leftPadded(2) }
+            .joined(separator: ":")
+        return LeaseReport(sequence: record.sequence, address: address, mac: mac,
+                           hostname: String(decoding: record.hostname, as: UTF8.self),
+                           client_id: record.clientID.map { String($0, radix: 16).leftPadded(2) }.joined(),
+                           state: "\(record.state)", expires_at: record.expiresAt)
+    }
+}
+
+/// The lease journal's durable sequence, shared between the DHCP ring (which stores it after
+/// each commit: one atomic store) and the region link (which reports up to it).
+public final class JournalMark: Sendable {
+    private let mark = Atomic<UInt64>(0)
+
+    public init() {}
+
+    public var value: UInt64 { mark.load(ordering: .acquiring) }
+
+    func publish(_ sequence: UInt64) { mark.store(sequence, ordering: .releasing) }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
