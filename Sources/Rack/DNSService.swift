@@ -178,8 +178,9 @@ final class DNSService: RackService {
             guard connections[connection] != nil else { return }
         }
         if consumed > 0 { connections[connection]?.input.removeFirst(consumed) }
-        if (connections[connection]?.input.count ?? 0) > Self.maxBufferedBytes
-            || (connections[connection]?.output.count ?? 0) > Self.maxBufferedBytes {
+        // A client that sends more than it reads is cut off; answers (a zone transfer is most
+        // of a zone) may be larger, they drain as the client reads.
+        if (connections[connection]?.input.count ?? 0) > Self.maxBufferedBytes {
             responder.countDrop(.oversized)
             ring.close(connection)
             return

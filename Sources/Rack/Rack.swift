@@ -22,6 +22,8 @@ public struct RackOptions: Sendable {
     public var regionURL: String?
     public var regionSecret: String?
     public var rackName = ""
+    /// Batched waiting window, microseconds (`RingConfiguration.coalesceMicroseconds`).
+    public var coalesceMicroseconds: UInt32 = 0
     /// One info line per image-HTTP request (off: the hot path logs nothing by default).
     public var accessLog = false
     public var backend: EngineBackend?
@@ -95,6 +97,7 @@ public final class Rack {
         var configuration = RingConfiguration()
         // Fine enough for the DHCP group-commit window (a few ms); TFTP timers are seconds.
         configuration.timerResolutionMilliseconds = 2
+        configuration.coalesceMicroseconds = options.coalesceMicroseconds
         engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
                         log: { log.info($0) }) { index in
             handlers[index]

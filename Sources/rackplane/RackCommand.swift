@@ -55,6 +55,9 @@ struct RackCommand: ParsableCommand {
     @Option(help: "DNS server port, UDP and TCP (53; 0 turns DNS off).")
     var dnsPort: UInt16 = 53
 
+    @Option(help: "Batching window in microseconds: with a request ready, wait this long for more before answering, so a steady stream costs one wake-up per batch (io_uring, Linux 6.12+; off while TFTP transfers or TCP connections are active; 0 turns it off).")
+    var coalesceUs: UInt32 = 0
+
     @Flag(help: "Log one line per image HTTP request (client, machine, request, status, bytes).")
     var accessLog = false
 
@@ -84,6 +87,7 @@ struct RackCommand: ParsableCommand {
         options.tftpPort = tftpPort
         options.httpPort = httpPort
         options.dnsPort = dnsPort
+        options.coalesceMicroseconds = coalesceUs
         options.accessLog = accessLog
         if let backend {
             guard let chosen = EngineBackend(rawValue: backend) else { throw ValidationError("--backend must be io_uring, epoll or memory") }

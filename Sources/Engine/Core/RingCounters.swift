@@ -24,6 +24,8 @@ public final class RingCounters: @unchecked Sendable {
     /// Submission returned EBUSY; completions were reaped before retrying.
     public var submitBusy: UInt64 = 0
     public var batches: UInt64 = 0
+    /// Waits that used the batching window (`RingConfiguration.coalesceMicroseconds`).
+    public var coalescedWaits: UInt64 = 0
 
     public init() {}
 
@@ -37,6 +39,6 @@ public final class RingCounters: @unchecked Sendable {
          ("stream_bytes_received", streamBytesReceived), ("stream_bytes_sent", streamBytesSent),
          ("file_bytes_sent", fileBytesSent), ("idle_timeouts", idleTimeouts), ("total_timeouts", totalTimeouts),
          ("timers_fired", timersFired), ("completion_overflows", completionOverflows),
-         ("submit_busy", submitBusy), ("batches", batches)]
+         ("submit_busy", submitBusy), ("batches", batches), ("coalesced_waits", coalescedWaits)]
     }
 }

@@ -516,18 +516,35 @@ final class IOURingDriver: RingDriver {
         slotOperations + otherOperations + socketOperations.reduce(0) { $0 + Int($1) } + connectionOperations.reduce(0) { $0 + Int($1) }
     }
 
+    /// How many completions a batched wait asks for before its window is up.
+    static let coalesceBatch: UInt32 = 64
+
     func run() throws(SystemError) {
         armWake()
         var timeout = __kernel_timespec()
+        var coalesce = context.configuration.coalesceMicroseconds
         while true {
             context.advanceClock()
             if thread.shouldStop, !context.isStopping { context.beginShutdown() }
             if context.isStopping, !context.hasOpenDescriptors, slotOperations == 0, otherOperations == 0 { break }
             let result: Int32
             var first: UnsafeMutablePointer<io_uring_cqe>?
-            if let limit = context.waitLimit() {
+            let limit = context.waitLimit()
+            if let limit {
                 timeout.tv_sec = Int64(limit / 1000)
                 timeout.tv_nsec = Int64(limit % 1000) * 1_000_000
+            }
+            if coalesce > 0, !context.isLatencySensitive {
+                result = limit == nil ? rp_uring_submit_and_wait_min(ring, Self.coalesceBatch, coalesce, nil)
+                    : rp_uring_submit_and_wait_min(ring, Self.coalesceBatch, coalesce, &timeout)
+                if result == -EINVAL {
+                    // A kernel before 6.12 refuses min_wait_usec: wait one by one from now on.
+                    print("ring \(context.index): batched waiting refused by the kernel (EINVAL); waiting for one completion at a time")
+                    coalesce = 0
+                    continue
+                }
+                context.counters.coalescedWaits &+= 1
+            } else if limit != nil {
                 result = io_uring_submit_and_wait_timeout(ring, &first, 1, &timeout, nil)
             } else {
                 result = io_uring_submit_and_wait(ring, 1)
