@@ -55,10 +55,12 @@ public final class CompilerService: Service, Sendable {
         } onCancel: { [self] in
             stop()
         }
-        subscribers.withLock { subscribers in
-            subscribers.values.forEach { $0.finish() }
-            subscribers.removeAll()
+        // finish() runs onTermination, which takes the lock: finish outside it.
+        let ending = subscribers.withLock { subscribers in
+            defer { subscribers.removeAll() }
+            return Array(subscribers.values)
         }
+        ending.forEach { $0.finish() }
     }
 
     /// Ends the loop within one poll interval.
