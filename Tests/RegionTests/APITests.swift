@@ -43,6 +43,12 @@ struct APITests {
             let stored = try await harness.store.read { try $0.query("SELECT count(*) FROM api_tokens WHERE token_sha256 = $1", [token]).scalar }
             #expect(stored == "0")
             #expect(try await api.post("/tokens", #"{"username": "nobody"}"#).status == 422)
+            // Another token may be revoked; the one in hand may not (the last admin would be locked out).
+            let tokenID = try #require(created.int("id"))
+            #expect(try await api.delete("/tokens/\(tokenID)").status == 204)
+            #expect(try await api.get("/machines", token: .raw("Bearer \(token)")).status == 401)
+            let own = try #require(try await api.get("/tokens").array?.first { $0["username"] as? String == "admin" }?["id"] as? Int)
+            #expect(try await api.delete("/tokens/\(own)").status == 409)
             #expect(try await api.post("/users", #"{"username": "ops", "role": "admin"}"#).status == 409)
             #expect(try await api.post("/users", #"{"username": "eve", "role": "root"}"#).status == 422)
         }

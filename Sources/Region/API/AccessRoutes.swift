@@ -71,7 +71,10 @@ struct AccessRoutes: Sendable {
         }
         group.delete("tokens/:id") { _, context in
             let id = try RegionAPI.id(context, "token")
-            try await store.write(actor: context.requireIdentity(), action: "delete", objectType: "token") { connection in
+            let actor = try context.requireIdentity()
+            // Revoking the token in hand could lock the last admin out: use another one.
+            if actor.tokenID == id { throw APIError(.conflict, "a token cannot revoke itself; revoke it with another admin token") }
+            try await store.write(actor: actor, action: "delete", objectType: "token") { connection in
                 guard try connection.query("DELETE FROM api_tokens WHERE id = $1::bigint", [id]).affectedRows == 1 else {
                     throw APIError.notFound("token", id)
                 }

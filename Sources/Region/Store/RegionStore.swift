@@ -9,10 +9,13 @@ public struct Identity: Sendable, Hashable {
 
     public var name: String
     public var role: Role
+    /// The API token the request came with (nil for the rack secret).
+    public var tokenID: String?
 
-    public init(name: String, role: Role) {
+    public init(name: String, role: Role, tokenID: String? = nil) {
         self.name = name
         self.role = role
+        self.tokenID = tokenID
     }
 }
 
@@ -65,11 +68,11 @@ public struct RegionStore: Sendable {
         let digest = Secrets.sha256Hex(token)
         return try await read { connection in
             let row = try connection.query("""
-                SELECT u.username, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+                SELECT t.id, u.username, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
                 WHERE t.token_sha256 = $1
                 """, [digest]).rows.first
             guard let row, let name = row["username"], let role = row["role"].flatMap(Identity.Role.init(rawValue:)) else { return nil }
-            return Identity(name: name, role: role)
+            return Identity(name: name, role: role, tokenID: row["id"])
         }
     }
 
