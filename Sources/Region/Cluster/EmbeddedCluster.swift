@@ -79,10 +79,35 @@ public struct EmbeddedCluster: Sendable {
         try createDatabase(Self.databaseName)
     }
 
-    /// Stops the cluster (fast shutdown: sessions are ended, nothing is lost).
-    public func stop() throws {
+    /// Stops the cluster. `fast` ends sessions and loses nothing; `immediate` (tests) skips the
+    /// shutdown checkpoint.
+    public func stop(mode: String = "fast") throws {
         guard isRunning() else { return }
-        try runTool("pg_ctl stop", [binaries + "/pg_ctl", "-D", dataDirectory, "-w", "-m", "fast", "stop"])
+        try runTool("pg_ctl stop", [binaries + "/pg_ctl", "-D", dataDirectory, "-w", "-m", mode, "stop"])
+    }
+
+    /// Starts a watchdog that stops the cluster (immediately) and removes `removing` once the
+    /// process `pid` is gone, however it ended: tests that crash must not leave a server behind.
+    public func stopWhenProcessExits(_ pid: pid_t, removing: String) throws {
+        let user = Self.runningAsRoot ? "/usr/sbin/runuser -u postgres -- " : ""
+        let script = """
+            while kill -0 \(pid) 2>/dev/null; do sleep 1; done
+            \(user)'\(binaries)/pg_ctl' -D '\(dataDirectory)' -m immediate -w stop >/dev/null 2>&1
+            rm -rf '\(removing)'
+            """
+        Self.markInheritedDescriptorsCloseOnExec()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
+        let command = ["/bin/sh", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, command[0], &actions, nil, argv, environ)
+        guard spawned == 0 else {
+            throw ClusterError(step: "watchdog", message: String(cString: strerror(spawned)))
+        }
     }
 
     public func isRunning() -> Bool {
@@ -141,6 +166,7 @@ public struct EmbeddedCluster: Sendable {
         // Only the dup2'd copies reach the child: the server it may start must not hold the pipe.
         _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
+        Self.markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -176,6 +202,22 @@ public struct EmbeddedCluster: Sendable {
             throw ClusterError(step: step, message: printed.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return printed
+    }
+
+    /// pg_ctl leaves a server running after it exits: any descriptor it inherits stays open as
+    /// long as the server does. A build lock held by a caller (`flock FILE swift test`) once
+    /// outlived the tests that way. So every descriptor above stderr is marked close-on-exec
+    /// before spawning; only the output pipe, dup'd onto 1 and 2, reaches the tools.
+    static func markInheritedDescriptorsCloseOnExec() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let descriptor = Int32(name), descriptor > 2, descriptor != own else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     private func logTail() -> String {

@@ -29,12 +29,14 @@ enum TestPostgres {
         cluster.fastInit = true
         do {
             try cluster.start()
+            // However this process ends (a crash included), the server stops and the directory goes.
+            try cluster.stopWhenProcessExits(getpid(), removing: root)
         } catch {
             return .failure(StartFailure(description: "\(error)"))
         }
         sharedRoot.withLock { $0 = root }
         atexit {
-            if case .success(let cluster) = TestPostgres.shared { try? cluster.stop() }
+            if case .success(let cluster) = TestPostgres.shared { try? cluster.stop(mode: "immediate") }
             if let root = TestPostgres.sharedRoot.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: root) }
         }
         return .success(cluster)
