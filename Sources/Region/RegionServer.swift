@@ -75,7 +75,7 @@ public struct RegionServer {
 
         let metrics = RegionMetrics()
         let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, metrics: metrics, logger: logger)
-        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics)
+        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer)
         let logger = self.logger
         let app = Application(
             router: router,
@@ -87,7 +87,9 @@ public struct RegionServer {
             },
             logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [compiler, app],
+            // Shut down in reverse: the compiler first, which ends the held-open rack streams
+            // that the server would otherwise wait for.
+            services: [app, compiler],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -23,9 +23,9 @@ struct APITests {
             // Read-only tokens do not see who holds which token.
             #expect(try await api.get("/tokens", token: .readOnly).status == 403)
 
-            // The rack secret fetches tables and nothing else.
-            let secret = APIClient.Token.raw("Bearer \(harness.rackSecret)")
-            #expect(try await api.get("/machines", token: secret).status == 403)
+            // The rack secret opens the rack endpoints and nothing else; it is no bearer token.
+            #expect(try await api.get("/machines", token: .rack).status == 403)
+            #expect(try await api.get("/machines", token: .raw("Bearer \(harness.rackSecret)")).status == 401)
         }
     }
 

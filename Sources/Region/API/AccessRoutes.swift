@@ -96,8 +96,8 @@ struct AccessRoutes: Sendable {
         group.get("leases") { _, _ in
             let json = try await store.read { connection in
                 try connection.query("""
-                    SELECT coalesce(json_agg(x ORDER BY x.id), '[]')::text FROM
-                        (SELECT id, rack_id, mac, ip, hostname, starts_at, expires_at FROM leases) x
+                    SELECT coalesce(json_agg(x ORDER BY x.rack_id, x.ip), '[]')::text FROM
+                        (SELECT rack_id, ip, sequence, mac, hostname, client_id, state, expires_at, reported_at FROM leases) x
                     """).scalar ?? "[]"
             }
             return JSONBody.response(status: .ok, json: json)

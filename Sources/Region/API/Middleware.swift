@@ -52,35 +52,45 @@ struct BodyLimitMiddleware: RouterMiddleware {
     }
 }
 
-/// Resolves the bearer token; reads need any role, writes need admin. The rack secret opens
-/// the table downloads only.
+/// Resolves the credentials: `Bearer TOKEN` for people and tools (reads need any role, writes
+/// need admin), `Rack SECRET` for racks (docs/rack-region-protocol.md), which opens the rack
+/// endpoints and nothing else.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = RegionRequestContext
     let store: RegionStore
     let rackSecret: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
-        }
-        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        let header = request.headers[.authorization] ?? ""
+        let path = request.uri.path
         let identity: Identity
-        if !rackSecret.isEmpty, Self.constantTimeEqual(token, rackSecret) {
+        if header.hasPrefix("Rack ") {
+            let secret = String(header.dropFirst("Rack ".count)).trimmingCharacters(in: .whitespaces)
+            guard !rackSecret.isEmpty, Self.constantTimeEqual(secret, rackSecret) else {
+                throw APIError(.unauthorized, "wrong rack secret (rackplane region secret shows it)")
+            }
             identity = Identity(name: "rack", role: .rack)
-        } else if let known = try await store.identity(forToken: token) {
+        } else if header.hasPrefix("Bearer ") {
+            let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+            guard let known = try await store.identity(forToken: token) else { throw APIError(.unauthorized, "unknown token") }
             identity = known
+        } else if RegionAPI.isRackProtocolPath(path) {
+            throw APIError(.unauthorized, "the rack secret is required (Authorization: Rack SECRET)")
         } else {
-            throw APIError(.unauthorized, "unknown token")
+            throw APIError(.unauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
         }
         let reading = request.method == .get || request.method == .head
         switch identity.role {
-        case .admin:
-            break
-        case .readOnly:
-            guard reading else { throw APIError(.forbidden, "token \(identity.name) is read-only") }
         case .rack:
-            guard reading, RegionAPI.isTablesPath(request.uri.path) else {
-                throw APIError(.forbidden, "the rack secret only fetches tables")
+            guard RegionAPI.isRackProtocolPath(path) || (reading && RegionAPI.isTablesPath(path)) else {
+                throw APIError(.forbidden, "the rack secret opens the rack endpoints only")
+            }
+        case .admin, .readOnly:
+            if RegionAPI.isRackProtocolPath(path) {
+                throw APIError(.forbidden, "rack endpoints take the rack secret (Authorization: Rack SECRET)")
+            }
+            if identity.role == .readOnly, !reading {
+                throw APIError(.forbidden, "token \(identity.name) is read-only")
             }
         }
         var context = context

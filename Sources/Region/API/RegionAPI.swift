@@ -5,7 +5,10 @@ public enum RegionAPI {
     /// Larger bodies get 413; nothing in the model needs more.
     public static let maximumBodySize = 1 << 20
 
-    public static func router(store: RegionStore, rackSecret: String, metrics: RegionMetrics) -> Router<RegionRequestContext> {
+    public static func router(
+        store: RegionStore, rackSecret: String, metrics: RegionMetrics, announcer: TablesAnnouncer,
+        streamKeepalive: Duration = .seconds(15)
+    ) -> Router<RegionRequestContext> {
         let router = Router(context: RegionRequestContext.self)
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(ErrorMiddleware())
@@ -38,6 +41,7 @@ public enum RegionAPI {
         MachineRoutes(store: store).register(on: api)
         AccessRoutes(store: store).register(on: api)
         RackTablesRoutes(store: store).register(on: api)
+        RackProtocolRoutes(store: store, announcer: announcer, keepalive: streamKeepalive).register(on: api)
         return router
     }
 
@@ -48,7 +52,12 @@ public enum RegionAPI {
         return String(number)
     }
 
-    /// `/api/v1/racks/{id}/tables` and below: what the rack secret may read.
+    /// `/api/v1/rack/…`: enrolment, the announcement stream, lease reports.
+    static func isRackProtocolPath(_ path: String) -> Bool {
+        path.hasPrefix("/api/v1/rack/")
+    }
+
+    /// `/api/v1/racks/{id}/tables` and below: what the rack secret may read besides.
     static func isTablesPath(_ path: String) -> Bool {
         let parts = path.split(separator: "/")
         return parts.count >= 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "racks" && parts[4] == "tables"
@@ -62,14 +71,18 @@ struct RackTablesRoutes: Sendable {
     func register(on group: RouterGroup<RegionRequestContext>) {
         group.get("racks/:id/tables") { _, context in
             let rack = try RegionAPI.id(context, "rack_controller")
-            let json = try await store.read { connection in
+            let row = try await store.read { connection in
                 try connection.query("""
-                    SELECT row_to_json(x)::text FROM (SELECT id AS rack_id, tables_generation AS generation, tables_sha256 AS sha256
-                    FROM rack_controllers WHERE id = $1::bigint) x
-                    """, [rack]).scalar
+                    SELECT r.tables_generation, r.tables_sha256, octet_length(s.bytes) AS size
+                    FROM rack_controllers r LEFT JOIN table_snapshots s ON s.sha256 = r.tables_sha256
+                    WHERE r.id = $1::bigint
+                    """, [rack]).rows.first
             }
-            guard let json else { throw APIError.notFound("rack_controller", rack) }
-            return JSONBody.response(status: .ok, json: json)
+            guard let row else { throw APIError.notFound("rack_controller", rack) }
+            guard let current = RackProtocolRoutes.announcement(rack: rack, row: row) else {
+                throw APIError(.notFound, "nothing is compiled for rack \(rack) yet")
+            }
+            return JSONBody.response(status: .ok, json: current.streamData)
         }
         group.get("racks/:id/tables/:sha256") { _, context in
             let rack = try RegionAPI.id(context, "rack_controller")

@@ -16,26 +16,23 @@ public final class CompilerService: Service, Sendable {
     let debounce: Duration
     let metrics: RegionMetrics
     let logger: Logger
+    /// Announcements heard on `rackplane_tables` (from any region process) go out through it.
+    public let announcer: TablesAnnouncer
     private let stopping = Atomic<Bool>(false)
-    private let subscribers = Mutex<[UUID: AsyncStream<PublishedTables>.Continuation]>([:])
 
-    public init(connectionString: String, debounce: Duration = .milliseconds(200), metrics: RegionMetrics, logger: Logger) {
+    public init(
+        connectionString: String, debounce: Duration = .milliseconds(200), announcer: TablesAnnouncer = TablesAnnouncer(),
+        metrics: RegionMetrics, logger: Logger
+    ) {
         self.connectionString = connectionString
         self.debounce = debounce
+        self.announcer = announcer
         self.metrics = metrics
         self.logger = logger
     }
 
-    /// New generations this process published, from now on (the rack hub and tests listen here).
-    public func publications() -> AsyncStream<PublishedTables> {
-        let (stream, continuation) = AsyncStream<PublishedTables>.makeStream(bufferingPolicy: .unbounded)
-        let id = UUID()
-        subscribers.withLock { $0[id] = continuation }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
-        }
-        return stream
-    }
+    /// New generations announced from now on, by this region process or another.
+    public func publications() -> AsyncStream<PublishedTables> { announcer.subscribe() }
 
     public func run() async throws {
         // libpq waits block a thread: the loop gets one of its own, not a cooperative one.
@@ -55,12 +52,7 @@ public final class CompilerService: Service, Sendable {
         } onCancel: { [self] in
             stop()
         }
-        // finish() runs onTermination, which takes the lock: finish outside it.
-        let ending = subscribers.withLock { subscribers in
-            defer { subscribers.removeAll() }
-            return Array(subscribers.values)
-        }
-        ending.forEach { $0.finish() }
+        announcer.finishAll()
     }
 
     /// Ends the loop within one poll interval.
@@ -73,6 +65,7 @@ public final class CompilerService: Service, Sendable {
             do {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(Self.modelChannel)")
+                try connection.query("LISTEN \(TablesCompiler.publishChannel)")
                 // Whatever changed while nobody listened (first start, a lost connection).
                 compile(on: connection)
                 while !isStopping {
@@ -88,14 +81,29 @@ public final class CompilerService: Service, Sendable {
         }
     }
 
-    /// Waits up to `timeout` for notifications on the model channel; true if any came.
+    /// Waits up to `timeout` for notifications; announces new tables at once and returns true
+    /// if the model changed.
     private func wait(on connection: PostgresConnection, for timeout: Duration) throws -> Bool {
-        if try !connection.drainNotifications().isEmpty { return true }
+        if try handle(connection.drainNotifications()) { return true }
         var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&descriptor, 1, milliseconds)
-        guard ready > 0 else { return false }
-        return try !connection.drainNotifications().isEmpty
+        guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
+        return try handle(connection.drainNotifications())
+    }
+
+    /// Passes table announcements on; true if any notification says the model changed.
+    private func handle(_ notifications: [PostgresNotification]) -> Bool {
+        var modelChanged = false
+        for notification in notifications {
+            if notification.channel == TablesCompiler.publishChannel {
+                if let tables = try? JSONDecoder().decode(PublishedTables.self, from: Data(notification.payload.utf8)) {
+                    announcer.publish(tables)
+                }
+            } else {
+                modelChanged = true
+            }
+        }
+        return modelChanged
     }
 
     private func compile(on connection: PostgresConnection) {
@@ -105,12 +113,9 @@ public final class CompilerService: Service, Sendable {
             for (rack, reason) in report.failed {
                 logger.error("rack tables did not compile; the rack keeps its previous tables", metadata: ["rack": "\(rack)", "reason": "\(reason)"])
             }
+            // Announced through NOTIFY (handled by `wait`), like another region's compiles.
             for tables in report.published {
                 logger.info("new tables", metadata: ["rack": "\(tables.rackID)", "generation": "\(tables.generation)", "sha256": "\(tables.sha256)"])
-            }
-            let listeners = subscribers.withLock { Array($0.values) }
-            for tables in report.published {
-                listeners.forEach { $0.yield(tables) }
             }
         } catch {
             metrics.countCompile(published: [], failed: true)

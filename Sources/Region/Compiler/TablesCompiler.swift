@@ -3,13 +3,6 @@ import Site
 import Tables
 import Wire
 
-/// A rack's new tables, as announced after a compile.
-public struct PublishedTables: Sendable, Hashable, Codable {
-    public var rackID: Int64
-    public var generation: UInt64
-    public var sha256: String
-}
-
 /// Compiles the model into each rack's table snapshot: content-addressed (SHA-256 of the
 /// bytes), stored in `table_snapshots`, and recorded on the rack with a generation that rises
 /// on every change. A rack whose tables would not change keeps its generation.
@@ -61,7 +54,7 @@ public struct TablesCompiler: Sendable {
                     UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
                     WHERE id = $1::bigint
                     """, [String(rackID), String(generation), digest, fingerprint])
-                let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest)
+                let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
                 let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
                 try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
                 report.published.append(announcement)

@@ -32,13 +32,13 @@ struct RegionHarness {
         var logger = Logger(label: "region-test")
         logger.logLevel = .warning
         var app = Application(
-            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics),
+            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics, announcer: compiler?.announcer ?? TablesAnnouncer()),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             logger: logger)
         if let compiler { app.addServices(compiler) }
-        let admin = adminToken, readOnly = readOnlyToken
+        let admin = adminToken, readOnly = readOnlyToken, secret = rackSecret
         return try await app.test(.live) { client in
-            try await body(APIClient(client: client, adminToken: admin, readOnlyToken: readOnly))
+            try await body(APIClient(client: client, adminToken: admin, readOnlyToken: readOnly, rackSecret: secret))
         }
     }
 }
@@ -53,9 +53,10 @@ struct APIClient: Sendable {
     let client: any TestClientProtocol
     let adminToken: String
     let readOnlyToken: String
+    let rackSecret: String
 
     enum Token {
-        case admin, readOnly, none
+        case admin, readOnly, rack, none
         case raw(String)
     }
 
@@ -78,6 +79,7 @@ struct APIClient: Sendable {
         switch token {
         case .admin: headers[.authorization] = "Bearer \(adminToken)"
         case .readOnly: headers[.authorization] = "Bearer \(readOnlyToken)"
+        case .rack: headers[.authorization] = "Rack \(rackSecret)"
         case .raw(let value): headers[.authorization] = value
         case .none: break
         }
