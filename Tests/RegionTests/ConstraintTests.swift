@@ -94,6 +94,27 @@ struct ConstraintTests {
         try connection.query(insert, [subnet, "reserved", "198.18.0.201", "198.18.0.210"])
     }
 
+    /// The rack leases from dynamic ranges without knowing machines' static addresses.
+    @Test func staticAddressesStayOutOfDynamicRanges() throws {
+        let insertRange = "INSERT INTO ip_ranges (subnet_id, type, start_ip, end_ip) VALUES ($1::bigint, $2, $3, $4)"
+        try connection.query(insertRange, [subnet, "dynamic", "198.18.0.100", "198.18.0.200"])
+        try connection.query(insertRange, [subnet, "reserved", "198.18.0.1", "198.18.0.20"])
+        let inPool = refusal(
+            "INSERT INTO interfaces (machine_id, mac, subnet_id, mode, ip) VALUES ($1::bigint, '52:54:00:00:00:01', $2::bigint, 'static', '198.18.0.150')",
+            [machine, subnet])
+        #expect(inPool?.0.constraint == "interfaces_ip_outside_dynamic_ranges")
+        #expect(inPool?.1 == 409)
+        // Reserved ranges are where static addresses belong.
+        try addInterface(mac: "52:54:00:00:00:02", ip: "198.18.0.10")
+        try addInterface(mac: "52:54:00:00:00:03", ip: "198.18.0.210")
+        let overStatic = refusal(insertRange, [subnet, "dynamic", "198.18.0.205", "198.18.0.220"])
+        #expect(overStatic?.0.constraint == "ip_ranges_dynamic_excludes_static")
+        #expect(overStatic?.1 == 409)
+        // Moving an address into a pool is refused too.
+        let moved = refusal("UPDATE interfaces SET ip = '198.18.0.120' WHERE mac = '52:54:00:00:00:03'", [])
+        #expect(moved?.0.constraint == "interfaces_ip_outside_dynamic_ranges")
+    }
+
     @Test func subnetsDoNotOverlapAndGatewaysSitInside() throws {
         let vlan = try connection.query("SELECT vlan_id FROM subnets WHERE id = $1::bigint", [subnet]).scalar
         let overlapping = refusal("INSERT INTO subnets (vlan_id, cidr) VALUES ($1::bigint, '198.18.0.128/25')", [vlan])

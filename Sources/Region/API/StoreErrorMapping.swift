@@ -19,6 +19,8 @@ enum StoreErrorMapping {
         "interfaces_machine_name_key": "the machine already has an interface of this name",
         "interfaces_subnet_fkey": "no subnet with this subnet_id",
         "ip_ranges_no_overlap": "the range overlaps another range of the same subnet",
+        "ip_ranges_dynamic_excludes_static": "a dynamic range may not hold a static address",
+        "interfaces_ip_outside_dynamic_ranges": "a static address may not be inside a dynamic range",
         "ip_ranges_inside_subnet": "the range is not inside its subnet",
         "ip_ranges_ordered": "start_ip is after end_ip",
         "ip_ranges_subnet_fkey": "no subnet with this subnet_id",

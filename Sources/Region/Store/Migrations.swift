@@ -13,6 +13,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources._01_initial_sql, as: UTF8.self)),
         Migration(version: 2, name: "rack_protocol", sql: String(decoding: PackageResources._02_rack_protocol_sql, as: UTF8.self)),
+        Migration(version: 3, name: "static_outside_dynamic", sql: String(decoding: PackageResources._03_static_outside_dynamic_sql, as: UTF8.self)),
     ]
 
     /// Any 64-bit number, the same in every region process: the advisory lock that makes
