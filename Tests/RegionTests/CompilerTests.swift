@@ -119,3 +119,37 @@ struct CompilerTests {
         }
     }
 }
+
+/// Several region processes on one database: every compiler hears every change, the compiles
+/// are serialised, and a change makes one generation however many regions compile it.
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
+struct SharedDatabaseTests {
+    @Test func twoRegionsAgreeOnEachGeneration() async throws {
+        let connectionString = try TestPostgres.migratedDatabase()
+        var logger = Logger(label: "shared-test")
+        logger.logLevel = .warning
+        let metrics = RegionMetrics()
+        let first = CompilerService(connectionString: connectionString, debounce: .milliseconds(10), metrics: metrics, logger: logger)
+        let second = CompilerService(connectionString: connectionString, debounce: .milliseconds(10), metrics: metrics, logger: logger)
+        let heardByFirst = first.publications()
+        let heardBySecond = second.publications()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            group.addTask { try await second.run() }
+            let writer = try PostgresConnection(connectionString)
+            try writer.query("INSERT INTO rack_controllers (name) VALUES ('rack-a')")
+            var firstIterator = heardByFirst.makeAsyncIterator()
+            var secondIterator = heardBySecond.makeAsyncIterator()
+            let a = await firstIterator.next()
+            let b = await secondIterator.next()
+            #expect(a != nil)
+            #expect(a == b)
+            // One change, one generation, whichever region compiled it.
+            #expect(try writer.query("SELECT count(*) FROM table_snapshots").scalar == "1")
+            #expect(try writer.query("SELECT tables_generation FROM rack_controllers").scalar == a.map { String($0.generation) })
+            first.stop()
+            second.stop()
+            try await group.waitForAll()
+        }
+    }
+}

@@ -32,15 +32,17 @@ def free_port() -> int:
 
 
 class Region:
-    def __init__(self, state: str):
+    def __init__(self, state: str, name: str = "region", database_url: str | None = None):
         self.state = state
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(state, "region.log"), "w+")
+        self.log = open(os.path.join(state, f"{name}.log"), "w+")
+        extra = ["--database-url", database_url] if database_url else []
         self.process = subprocess.Popen(
-            [RACKPLANE, "region", "--state-dir", os.path.join(state, "region"), "--listen", f"127.0.0.1:{self.port}"],
+            [RACKPLANE, "region", "--state-dir", os.path.join(state, name), "--listen", f"127.0.0.1:{self.port}", *extra],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
+        name_dir = os.path.join(state, name)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -53,8 +55,9 @@ class Region:
                 self.log.seek(0)
                 raise RuntimeError("region did not start:\n" + self.log.read())
             time.sleep(0.2)
-        with open(os.path.join(state, "region", "admin-token")) as token:
-            self.token = token.read().strip()
+        token_file = os.path.join(name_dir, "admin-token")
+        # A region joining a database that already has users makes no token: borrow one.
+        self.token = open(token_file).read().strip() if os.path.exists(token_file) else ""
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | list]:
         data = json.dumps(body).encode() if body is not None else None
@@ -134,3 +137,23 @@ def test_schemathesis_finds_no_server_error(region):
         capture_output=True, text=True, timeout=900,
     )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+
+
+def test_two_regions_share_one_database(region):
+    """A second region on the first one's database (--database-url): one model, one secret."""
+    url = f"host={os.path.join(region.state, 'region', 'postgres')} port=5432 user=postgres dbname=rackplane"
+    second = Region(region.state, name="second", database_url=url)
+    try:
+        assert second.token == ""  # users exist already: no new admin token
+        second.token = region.token
+        status, _ = second.request("POST", "/api/v1/fabrics", {"name": "made-on-second"})
+        assert status == 201
+        status, fabrics = region.request("GET", "/api/v1/fabrics")
+        assert [f["name"] for f in fabrics] == ["made-on-second"]
+        with open(os.path.join(region.state, "region", "rack-secret")) as a, open(os.path.join(region.state, "second", "rack-secret")) as b:
+            assert a.read() == b.read()
+        # The embedded cluster belongs to the first region; the second leaves it alone.
+        assert not os.path.exists(os.path.join(region.state, "second", "postgres"))
+    finally:
+        assert second.stop() == 0
+    assert postmaster_running(os.path.join(region.state, "region"))
