@@ -30,14 +30,26 @@ struct RegionRunCommand: AsyncParsableCommand {
     @Option(help: "Address and port of the REST API.")
     var listen: String = "0.0.0.0:5240"
 
-    func run() async throws {
-        var options = RegionOptions(stateDirectory: stateDir, databaseURL: databaseURL)
-        guard let separator = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: separator)...]), (0...65535).contains(port) else {
+    /// `ADDRESS:PORT`, `[IPv6]:PORT` or `:PORT` (all addresses).
+    static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let separator = text.lastIndex(of: ":"), let port = Int(text[text.index(after: separator)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<separator])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    func validate() throws {
+        guard Self.parseListen(listen) != nil else {
             throw ValidationError("--listen must be ADDRESS:PORT, e.g. 0.0.0.0:5240 or [::1]:5240")
         }
-        var host = String(listen[..<separator])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        options.host = host.isEmpty ? "0.0.0.0" : host
+    }
+
+    func run() async throws {
+        var options = RegionOptions(stateDirectory: stateDir, databaseURL: databaseURL)
+        guard let (host, port) = Self.parseListen(listen) else { throw ValidationError("--listen must be ADDRESS:PORT") }
+        options.host = host
         options.port = port
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         do {
@@ -57,10 +69,10 @@ struct RegionSecretCommand: ParsableCommand {
     var stateDir: String
 
     func run() throws {
-        do {
-            print(try StateDirectory(path: stateDir).read(StateDirectory.rackSecretFile))
-        } catch {
-            throw fail("no rack secret in \(stateDir): start the region once first (\(error))")
+        let state = StateDirectory(path: stateDir)
+        guard let secret = try? state.read(StateDirectory.rackSecretFile), !secret.isEmpty else {
+            throw fail("no rack secret in \(stateDir): the region creates it on its first start")
         }
+        print(secret)
     }
 }

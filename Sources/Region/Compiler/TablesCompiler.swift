@@ -28,7 +28,7 @@ public struct TablesCompiler: Sendable {
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
         // Lock first, then one snapshot of the model: a compile never starts from a model older
         // than the one another region's compile just published.
-        return try connection.transaction(isolation: "REPEATABLE READ") { connection in
+        return try connection.transaction(isolation: .repeatableRead) { connection in
             let model = try Self.loadModel(on: connection)
             var report = Report()
             for rack in try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows {

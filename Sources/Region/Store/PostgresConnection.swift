@@ -51,11 +51,17 @@ public final class PostgresConnection: @unchecked Sendable {
         _ = try PostgresResult(consuming: PQexec(handle, script), connection: handle)
     }
 
+    public enum Isolation: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     public func transaction<T>(
-        isolation: String = "READ COMMITTED", _ body: (PostgresConnection) throws -> T
+        isolation: Isolation = .readCommitted, _ body: (PostgresConnection) throws -> T
     ) throws -> T {
-        try query("BEGIN ISOLATION LEVEL \(isolation)")
+        try query("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
         do {
             let value = try body(self)
             try query("COMMIT")
