@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // System libraries. Each module map includes the socket headers before the library's own
@@ -57,11 +59,25 @@ let package = Package(
         // The standalone rack's site file (YAML) parsed into a validated model; Foundation allowed here.
         .target(name: "Site", dependencies: ["Wire", "Tables", .product(name: "Yams", package: "Yams")]),
 
+        // The region: PostgreSQL store (libpq), REST API (Hummingbird), compiler into snapshots.
+        // Site is here so the compiler builds a SiteConfiguration and reuses SiteCompiler.
+        .target(
+            name: "Region",
+            dependencies: [
+                "Tables", "Site", "Wire", "CLibPQ",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("Store/Migrations")]
+        ),
+
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ",
+                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -71,5 +87,9 @@ let package = Package(
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
+        .testTarget(name: "RegionTests", dependencies: [
+            "Region", "Tables", "Site", "Wire",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

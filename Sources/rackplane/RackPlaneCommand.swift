@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct RackPlaneCommand: ParsableCommand {
+struct RackPlaneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rackplane",
         abstract: "Bare-metal provisioning: region control plane, rack data plane, and tools.",
-        subcommands: [RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self]
+        subcommands: [RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self]
     )
 }

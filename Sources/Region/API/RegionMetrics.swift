@@ -1,0 +1,66 @@
+import Synchronization
+
+/// The region's counters, rendered in the Prometheus text format at /metrics.
+public final class RegionMetrics: Sendable {
+    private struct Counters {
+        var requests: [RequestKey: Int] = [:]
+        var compiles = 0
+        var compileFailures = 0
+        var generationsPublished = 0
+        var lastGeneration: UInt64 = 0
+    }
+
+    private struct RequestKey: Hashable, Comparable {
+        var method: String
+        var status: Int
+        static func < (lhs: RequestKey, rhs: RequestKey) -> Bool { (lhs.method, lhs.status) < (rhs.method, rhs.status) }
+    }
+
+    private let counters = Mutex(Counters())
+
+    public init() {}
+
+    func countRequest(method: String, status: Int) {
+        counters.withLock { $0.requests[RequestKey(method: method, status: status), default: 0] += 1 }
+    }
+
+    func countCompile(published: [UInt64], failed: Bool) {
+        counters.withLock { counters in
+            counters.compiles += 1
+            if failed { counters.compileFailures += 1 }
+            counters.generationsPublished += published.count
+            counters.lastGeneration = max(counters.lastGeneration, published.max() ?? 0)
+        }
+    }
+
+    func render(openConnections: Int) -> String {
+        let snapshot = counters.withLock { $0 }
+        var text = """
+            # HELP rackplane_region_http_requests_total API requests answered, by method and status.
+            # TYPE rackplane_region_http_requests_total counter
+
+            """
+        for (key, count) in snapshot.requests.sorted(by: { $0.key < $1.key }) {
+            text += "rackplane_region_http_requests_total{method=\"\(key.method)\",status=\"\(key.status)\"} \(count)\n"
+        }
+        text += """
+            # HELP rackplane_region_compiles_total Table compile passes (each covers every rack).
+            # TYPE rackplane_region_compiles_total counter
+            rackplane_region_compiles_total \(snapshot.compiles)
+            # HELP rackplane_region_compile_failures_total Compile passes that failed.
+            # TYPE rackplane_region_compile_failures_total counter
+            rackplane_region_compile_failures_total \(snapshot.compileFailures)
+            # HELP rackplane_region_generations_published_total New rack table generations this process published.
+            # TYPE rackplane_region_generations_published_total counter
+            rackplane_region_generations_published_total \(snapshot.generationsPublished)
+            # HELP rackplane_region_tables_generation Highest table generation this process published.
+            # TYPE rackplane_region_tables_generation gauge
+            rackplane_region_tables_generation \(snapshot.lastGeneration)
+            # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
+            # TYPE rackplane_region_db_connections gauge
+            rackplane_region_db_connections \(openConnections)
+
+            """
+        return text
+    }
+}

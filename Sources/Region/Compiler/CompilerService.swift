@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps the racks' tables current: compiles at start, then again shortly after the model
+/// changes. Changes are learnt from PostgreSQL (LISTEN `rackplane_model_changed`, sent by
+/// triggers at commit), so a write through any region process — or straight into the
+/// database — wakes every region; the compile itself is serialised by an advisory lock and
+/// makes no new generation when nothing changed, so the regions agree.
+public final class CompilerService: Service, Sendable {
+    public static let modelChannel = "rackplane_model_changed"
+
+    let connectionString: String
+    /// Quiet time after a change before compiling: a burst of writes makes one compile.
+    let debounce: Duration
+    let metrics: RegionMetrics
+    let logger: Logger
+    /// Announcements heard on `rackplane_tables` (from any region process) go out through it.
+    public let announcer: TablesAnnouncer
+    private let stopping = Atomic<Bool>(false)
+
+    public init(
+        connectionString: String, debounce: Duration = .milliseconds(200), announcer: TablesAnnouncer = TablesAnnouncer(),
+        metrics: RegionMetrics, logger: Logger
+    ) {
+        self.connectionString = connectionString
+        self.debounce = debounce
+        self.announcer = announcer
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// New generations announced from now on, by this region process or another.
+    public func publications() -> AsyncStream<PublishedTables> { announcer.subscribe() }
+
+    public func run() async throws {
+        // libpq waits block a thread: the loop gets one of its own, not a cooperative one.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let thread = Thread { [self] in
+                        listenLoop()
+                        continuation.resume()
+                    }
+                    thread.name = "rackplane-compiler"
+                    thread.start()
+                }
+            } onGracefulShutdown: { [self] in
+                stop()
+            }
+        } onCancel: { [self] in
+            stop()
+        }
+        announcer.finishAll()
+    }
+
+    /// Ends the loop within one poll interval.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    private func listenLoop() {
+        while !isStopping {
+            do {
+                let connection = try PostgresConnection(connectionString)
+                try connection.query("LISTEN \(Self.modelChannel)")
+                try connection.query("LISTEN \(TablesCompiler.publishChannel)")
+                // Whatever changed while nobody listened (first start, a lost connection).
+                compile(on: connection)
+                while !isStopping {
+                    guard try wait(on: connection, for: .milliseconds(250)) else { continue }
+                    // Let the burst finish: keep absorbing notifications until it is quiet.
+                    while try wait(on: connection, for: debounce), !isStopping {}
+                    compile(on: connection)
+                }
+            } catch {
+                logger.error("compiler lost its database connection; retrying", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for notifications; announces new tables at once and returns true
+    /// if the model changed.
+    private func wait(on connection: PostgresConnection, for timeout: Duration) throws -> Bool {
+        if try handle(connection.drainNotifications()) { return true }
+        var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
+        return try handle(connection.drainNotifications())
+    }
+
+    /// Passes table announcements on; true if any notification says the model changed.
+    private func handle(_ notifications: [PostgresNotification]) -> Bool {
+        var modelChanged = false
+        for notification in notifications {
+            if notification.channel == TablesCompiler.publishChannel {
+                if let tables = try? JSONDecoder().decode(PublishedTables.self, from: Data(notification.payload.utf8)) {
+                    announcer.publish(tables)
+                }
+            } else {
+                modelChanged = true
+            }
+        }
+        return modelChanged
+    }
+
+    private func compile(on connection: PostgresConnection) {
+        do {
+            let report = try TablesCompiler().compileAll(on: connection)
+            metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty)
+            for (rack, reason) in report.failed {
+                logger.error("rack tables did not compile; the rack keeps its previous tables", metadata: ["rack": "\(rack)", "reason": "\(reason)"])
+            }
+            // Announced through NOTIFY (handled by `wait`), like another region's compiles.
+            for tables in report.published {
+                logger.info("new tables", metadata: ["rack": "\(tables.rackID)", "generation": "\(tables.generation)", "sha256": "\(tables.sha256)"])
+            }
+        } catch {
+            metrics.countCompile(published: [], failed: true)
+            logger.error("compile failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

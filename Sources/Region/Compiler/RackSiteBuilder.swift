@@ -1,0 +1,85 @@
+import Site
+import Wire
+
+/// The parts of the model a rack's tables are made of, read in one snapshot of the database.
+struct CompilerModel: Sendable {
+    struct VLAN: Sendable {
+        var id: Int64
+        var dhcpOn: Bool
+        var primaryRack: Int64?
+        var secondaryRack: Int64?
+        var relayVLAN: Int64?
+        var mtu: Int
+    }
+
+    struct Subnet: Sendable {
+        var id: Int64
+        var vlan: Int64
+        var network: IPv4Address
+        var prefixLength: Int
+        var gateway: IPv4Address?
+        var dnsServers: [IPv4Address]
+        var nextServer: IPv4Address?
+        var leaseSeconds: UInt32
+        var domain: String?
+    }
+
+    struct Range: Sendable {
+        var subnet: Int64
+        var dynamic: Bool
+        var start: IPv4Address
+        var end: IPv4Address
+    }
+
+    struct Interface: Sendable {
+        var subnet: Int64
+        var mac: MACAddress
+        var ip: IPv4Address?
+        var hostname: String
+        var architecture: String
+        var bootPurpose: String
+    }
+
+    var defaultDomain: String
+    var vlans: [VLAN]
+    var subnets: [Subnet]
+    var ranges: [Range]
+    var interfaces: [Interface]
+}
+
+/// Model → `SiteConfiguration` for one rack, so that `SiteCompiler` makes the snapshot and the
+/// region's tables have exactly the format of a standalone rack's.
+enum RackSiteBuilder {
+    /// Boot files by firmware when the model does not say otherwise (MAAS's names).
+    static let defaultBootFiles: [SiteArchitecture: String] = [
+        .bios: "lpxelinux.0", .uefiX64: "bootx64.efi", .uefiARM64: "bootaa64.efi",
+    ]
+
+    static func site(forRack rack: Int64, model: CompilerModel) -> SiteConfiguration {
+        // A rack serves DHCP on VLANs it is primary or secondary for, and on the VLANs relayed to them.
+        let served = Set(model.vlans.filter { $0.dhcpOn && ($0.primaryRack == rack || $0.secondaryRack == rack) }.map(\.id))
+        let relayed = Set(model.vlans.filter { $0.relayVLAN.map(served.contains) ?? false }.map(\.id))
+        let vlans = served.union(relayed)
+        let mtuByVLAN = Dictionary(model.vlans.map { ($0.id, $0.mtu) }, uniquingKeysWith: { first, _ in first })
+
+        let subnets = model.subnets.filter { vlans.contains($0.vlan) }.sorted { $0.network < $1.network }
+        let subnetIDs = Set(subnets.map(\.id))
+        let siteSubnets = subnets.map { subnet in
+            let ranges = model.ranges.filter { $0.subnet == subnet.id }.sorted { $0.start < $1.start }
+            let mtu = mtuByVLAN[subnet.vlan].flatMap { $0 == 1500 ? nil : UInt16(exactly: $0) }
+            return SiteSubnet(
+                network: subnet.network, prefixLength: subnet.prefixLength, gateway: subnet.gateway,
+                dnsServers: subnet.dnsServers, nextServer: subnet.nextServer, leaseSeconds: subnet.leaseSeconds,
+                pools: ranges.filter(\.dynamic).map { SiteRange(start: $0.start, end: $0.end) },
+                reserved: ranges.filter { !$0.dynamic }.map { SiteRange(start: $0.start, end: $0.end) },
+                domain: subnet.domain, mtu: mtu)
+        }
+        let machines = model.interfaces.filter { subnetIDs.contains($0.subnet) }.sorted { $0.mac < $1.mac }.map { interface in
+            SiteMachine(
+                hostname: interface.hostname, mac: interface.mac, ip: interface.ip, arch: interface.architecture,
+                purpose: SitePurpose(rawValue: interface.bootPurpose) ?? .local)
+        }
+        return SiteConfiguration(
+            domain: model.defaultDomain, subnets: siteSubnets, boot: SiteBoot(files: defaultBootFiles), machines: machines)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Site
+import Tables
+import Wire
+
+/// Compiles the model into each rack's table snapshot: content-addressed (SHA-256 of the
+/// bytes), stored in `table_snapshots`, and recorded on the rack with a generation that rises
+/// on every change. A rack whose tables would not change keeps its generation.
+public struct TablesCompiler: Sendable {
+    /// Serialises compiles across region processes (any 64-bit number, the same everywhere).
+    static let advisoryLockKey = "7386112830174217002"
+    /// Where every region learns of new generations (payload: JSON of `PublishedTables`).
+    public static let publishChannel = "rackplane_tables"
+
+    public init() {}
+
+    /// What one pass did.
+    public struct Report: Sendable {
+        /// Racks whose tables changed, with their new generation.
+        public var published: [PublishedTables] = []
+        /// Racks whose model did not compile (they keep their previous tables), with the reason.
+        public var failed: [Int64: String] = [:]
+    }
+
+    /// Compiles every rack on `connection`.
+    public func compileAll(on connection: PostgresConnection) throws -> Report {
+        try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
+        // Lock first, then one snapshot of the model: a compile never starts from a model older
+        // than the one another region's compile just published.
+        return try connection.transaction(isolation: .repeatableRead) { connection in
+            let model = try Self.loadModel(on: connection)
+            var report = Report()
+            for rack in try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows {
+                let rackID = try rack.integer("id")
+                let site = RackSiteBuilder.site(forRack: rackID, model: model)
+                // The content without generation or time: equal fingerprints mean equal tables.
+                let fingerprint = Secrets.hex(SHA256.hash(SiteCompiler.builder(for: site).build(generation: 0, createdAt: 0)))
+                if fingerprint == rack["tables_fingerprint"] { continue }
+                let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
+                let bytes: [UInt8]
+                do {
+                    bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
+                } catch {
+                    report.failed[rackID] = "\(error)"
+                    continue
+                }
+                let digest = Secrets.hex(SHA256.hash(bytes))
+                try connection.query("""
+                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, decode($3, 'hex'))
+                    ON CONFLICT (sha256) DO NOTHING
+                    """, [digest, String(generation), Secrets.hex(bytes)])
+                try connection.query("""
+                    UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
+                    WHERE id = $1::bigint
+                    """, [String(rackID), String(generation), digest, fingerprint])
+                let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
+                let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
+                try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+                report.published.append(announcement)
+            }
+            return report
+        }
+    }
+
+    /// Reads what the racks serve, IPv4 only (the rack's DHCP is DHCPv4).
+    static func loadModel(on connection: PostgresConnection) throws -> CompilerModel {
+        let defaultDomain = try connection.query("SELECT name FROM domains WHERE is_default").scalar ?? "maas"
+        let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
+            CompilerModel.VLAN(
+                id: try row.integer("id"), dhcpOn: row.bool("dhcp_on"),
+                primaryRack: row["primary_rack_id"].flatMap(Int64.init), secondaryRack: row["secondary_rack_id"].flatMap(Int64.init),
+                relayVLAN: row["relay_vlan_id"].flatMap(Int64.init), mtu: Int(try row.integer("mtu")))
+        }
+        let subnets = try connection.query("""
+            SELECT s.id, s.vlan_id, host(s.cidr) AS network, masklen(s.cidr) AS prefix, host(s.gateway) AS gateway,
+                   array_to_string(ARRAY(SELECT host(a) FROM unnest(s.dns_servers) a WHERE family(a) = 4), ',') AS dns,
+                   host(s.next_server) AS next_server, s.lease_seconds, d.name AS domain
+            FROM subnets s LEFT JOIN domains d ON d.id = s.domain_id
+            WHERE family(s.cidr) = 4
+            """).rows.compactMap { row -> CompilerModel.Subnet? in
+            guard let network = row["network"].flatMap(IPv4Address.init) else { return nil }
+            return CompilerModel.Subnet(
+                id: try row.integer("id"), vlan: try row.integer("vlan_id"), network: network,
+                prefixLength: Int(try row.integer("prefix")),
+                gateway: row["gateway"].flatMap(IPv4Address.init),
+                dnsServers: (row["dns"] ?? "").split(separator: ",").compactMap { IPv4Address($0) },
+                nextServer: row["next_server"].flatMap(IPv4Address.init),
+                leaseSeconds: UInt32(clamping: try row.integer("lease_seconds")), domain: row["domain"])
+        }
+        let ranges = try connection.query("""
+            SELECT subnet_id, type, host(start_ip) AS start_ip, host(end_ip) AS end_ip FROM ip_ranges WHERE family(start_ip) = 4
+            """).rows.compactMap { row -> CompilerModel.Range? in
+            guard let start = row["start_ip"].flatMap(IPv4Address.init), let end = row["end_ip"].flatMap(IPv4Address.init) else { return nil }
+            return CompilerModel.Range(subnet: try row.integer("subnet_id"), dynamic: row["type"] == "dynamic", start: start, end: end)
+        }
+        let interfaces = try connection.query("""
+            SELECT i.subnet_id, i.mac::text AS mac, host(i.ip) AS ip, m.hostname, m.architecture, m.boot_purpose
+            FROM interfaces i JOIN machines m ON m.id = i.machine_id
+            WHERE i.subnet_id IS NOT NULL AND (i.ip IS NULL OR family(i.ip) = 4)
+            """).rows.compactMap { row -> CompilerModel.Interface? in
+            guard let mac = row["mac"].flatMap(MACAddress.init) else { return nil }
+            return CompilerModel.Interface(
+                subnet: try row.integer("subnet_id"), mac: mac, ip: row["ip"].flatMap(IPv4Address.init),
+                hostname: try row.string("hostname"), architecture: try row.string("architecture"),
+                bootPurpose: try row.string("boot_purpose"))
+        }
+        return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces)
+    }
+
+    /// The snapshot with `sha256`, if it exists.
+    public static func snapshot(sha256: String, on connection: PostgresConnection) throws -> [UInt8]? {
+        guard let hex = try connection.query("SELECT encode(bytes, 'hex') FROM table_snapshots WHERE sha256 = $1", [sha256]).scalar else {
+            return nil
+        }
+        return HexDecoding.bytes(hex)
+    }
+}
+
+enum HexDecoding {
+    static func bytes(_ hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

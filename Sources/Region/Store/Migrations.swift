@@ -1,0 +1,60 @@
+/// Numbered schema migrations, applied in order at start.
+///
+/// The SQL files sit in `Store/Migrations/NNN_name.sql` and are compiled into the binary
+/// (`embedInCode`), so a region needs no files beside it. SwiftPM names each one after its file,
+/// which is why the list below is written out; `MigrationTests` checks it against the folder.
+public enum Migrations {
+    public struct Migration: Sendable {
+        public var version: Int
+        public var name: String
+        public var sql: String
+    }
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources._01_initial_sql, as: UTF8.self)),
+        Migration(version: 2, name: "rack_protocol", sql: String(decoding: PackageResources._02_rack_protocol_sql, as: UTF8.self)),
+        Migration(version: 3, name: "static_outside_dynamic", sql: String(decoding: PackageResources._03_static_outside_dynamic_sql, as: UTF8.self)),
+    ]
+
+    /// Any 64-bit number, the same in every region process: the advisory lock that makes
+    /// regions starting together apply migrations one at a time.
+    static let advisoryLockKey = "7386112830174217001"
+
+    /// Applies the migrations the database has not seen, in one transaction; returns the versions
+    /// applied now (empty when the schema was already current).
+    @discardableResult
+    public static func apply(on connection: PostgresConnection) throws -> [Int] {
+        try connection.transaction { connection in
+            // Held until commit: a second region waits here, then finds nothing left to do.
+            try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [advisoryLockKey])
+            try connection.query("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let applied = Set(try connection.query("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap(Int.init) })
+            var appliedNow: [Int] = []
+            for migration in all.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+                do {
+                    try connection.execute(script: migration.sql)
+                } catch {
+                    throw MigrationError(version: migration.version, name: migration.name, underlying: error)
+                }
+                try connection.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)",
+                    [String(migration.version), migration.name])
+                appliedNow.append(migration.version)
+            }
+            return appliedNow
+        }
+    }
+}
+
+public struct MigrationError: Error, CustomStringConvertible {
+    public var version: Int
+    public var name: String
+    public var underlying: any Error
+
+    public var description: String { "migration \(version) (\(name)) failed: \(underlying)" }
+}

@@ -1,0 +1,109 @@
+import CLibPQ
+import Glibc
+
+/// One libpq connection. Not thread-safe: `PostgresPool` hands it to one caller at a time, which
+/// is why it can be `@unchecked Sendable`.
+///
+/// Every statement with values goes through `PQexecParams` with text parameters: values never
+/// become part of the SQL text.
+public final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+
+    /// Connects with a libpq connection string or URI (`postgresql://…`, `host=/dir dbname=x`).
+    public init(_ connectionString: String) throws(PostgresError) {
+        guard let handle = PQconnectdb(connectionString) else {
+            throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(handle))
+            PQfinish(handle)
+            throw PostgresError(kind: .connection, message: message)
+        }
+        self.handle = handle
+        // Notices ("extension already exists, skipping") would otherwise go to our stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        PQsetClientEncoding(handle, "UTF8")
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Whether the connection is still usable; a pool drops one that is not.
+    public var isHealthy: Bool {
+        PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
+    /// Runs one statement with `$1…$n` bound to `parameters` (text form; nil is SQL NULL).
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+        // libpq wants C strings that outlive the call: copy them, free them after.
+        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let values = copies.map { UnsafePointer($0) }
+        let result = values.withUnsafeBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        }
+        return try PostgresResult(consuming: result, connection: handle)
+    }
+
+    /// Runs a script of several statements without parameters (migrations only: `PQexecParams`
+    /// accepts one statement at a time).
+    public func execute(script: String) throws(PostgresError) {
+        _ = try PostgresResult(consuming: PQexec(handle, script), connection: handle)
+    }
+
+    public enum Isolation: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(
+        isolation: Isolation = .readCommitted, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        try query("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            _ = try? query("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: Notifications
+
+    /// The socket, for waiting on notifications with `poll`.
+    var socket: Int32 { PQsocket(handle) }
+
+    /// Reads what the server sent and returns the notifications received so far.
+    func drainNotifications() throws(PostgresError) -> [PostgresNotification] {
+        guard PQconsumeInput(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
+        }
+        var received: [PostgresNotification] = []
+        while let notify = PQnotifies(handle) {
+            received.append(PostgresNotification(
+                channel: String(cString: notify.pointee.relname),
+                payload: String(cString: notify.pointee.extra),
+                senderProcessID: notify.pointee.be_pid))
+            PQfreemem(notify)
+        }
+        return received
+    }
+
+    static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "unknown libpq error" }
+        var message = String(cString: text)
+        while message.last?.isWhitespace == true { message.removeLast() }
+        return message.isEmpty ? "unknown libpq error" : message
+    }
+}
+
+/// A NOTIFY received on a LISTEN channel.
+public struct PostgresNotification: Sendable, Hashable {
+    public var channel: String
+    public var payload: String
+    public var senderProcessID: Int32
+}

@@ -1,0 +1,87 @@
+import CLibPQ
+
+/// The rows of one statement, copied out of libpq's result (text format) so the `PGresult` can
+/// be freed at once.
+public struct PostgresResult: Sendable {
+    public let columns: [String]
+    public let rows: [PostgresRow]
+    /// Rows inserted, updated or deleted (`PQcmdTuples`); 0 for statements that do not say.
+    public let affectedRows: Int
+
+    init(consuming result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) {
+        guard let result else {
+            throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw Self.error(from: result, connection: connection)
+        }
+        let columnCount = PQnfields(result)
+        let names = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+        var index: [String: Int] = [:]
+        for (position, name) in names.enumerated() where index[name] == nil { index[name] = position }
+        let rowCount = PQntuples(result)
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            let values: [String?] = (0..<columnCount).map { column in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            }
+            rows.append(PostgresRow(values: values, columnIndex: index))
+        }
+        columns = names
+        self.rows = rows
+        affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    /// The fields of a failed result; the letters are libpq's `PG_DIAG_*` codes, which Swift does
+    /// not import (they are character-literal macros).
+    private static func error(from result: OpaquePointer, connection: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else { return nil }
+            return String(cString: value)
+        }
+        guard let state = field("C") else {
+            return PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
+        }
+        return PostgresError(
+            kind: .statement,
+            message: field("M") ?? PostgresConnection.trimmed(PQresultErrorMessage(result)),
+            sqlState: state, constraint: field("n"), detail: field("D"), table: field("t"), column: field("c"))
+    }
+
+    /// The only value of a one-row, one-column result (nil for no row or NULL).
+    public var scalar: String? { rows.first?.values.first ?? nil }
+}
+
+/// One row, values in text form.
+public struct PostgresRow: Sendable {
+    public let values: [String?]
+    let columnIndex: [String: Int]
+
+    public subscript(_ position: Int) -> String? { position < values.count ? values[position] : nil }
+
+    public subscript(_ name: String) -> String? {
+        guard let position = columnIndex[name] else { return nil }
+        return values[position]
+    }
+
+    /// A column that the query guarantees is a non-null integer.
+    public func integer(_ name: String) throws(PostgresError) -> Int64 {
+        guard let text = self[name], let value = Int64(text) else {
+            throw PostgresError(kind: .statement, message: "column \(name) is not an integer")
+        }
+        return value
+    }
+
+    public func string(_ name: String) throws(PostgresError) -> String {
+        guard let text = self[name] else {
+            throw PostgresError(kind: .statement, message: "column \(name) is null")
+        }
+        return text
+    }
+
+    /// PostgreSQL's text form of a boolean is `t` / `f`.
+    public func bool(_ name: String) -> Bool { self[name] == "t" }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import Tables
+import Testing
+import Wire
+@testable import Region
+
+/// Model → SiteConfiguration → SiteCompiler → snapshot, served by hash.
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
+struct CompilerTests {
+    static let mac = MACAddress("52:54:00:00:00:01")!
+
+    /// A served network with one machine (static 198.18.0.10) and a dynamic range.
+    func populate(_ api: APIClient) async throws -> (rack: Int, machine: Int) {
+        let network = try await api.makeNetwork()
+        _ = try await api.create("/ranges", #"{"subnet_id": \#(network.subnet), "type": "dynamic", "start_ip": "198.18.0.100", "end_ip": "198.18.0.200"}"#)
+        let machine = try await api.create("/machines", """
+            {"hostname": "node-1", "architecture": "arm64",
+             "interfaces": [{"mac": "\(Self.mac)", "subnet_id": \(network.subnet), "ip": "198.18.0.10"}]}
+            """)
+        return (network.rack, machine)
+    }
+
+    func compile(_ harness: RegionHarness) throws -> TablesCompiler.Report {
+        try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+    }
+
+    /// The rack's current snapshot, fetched as a rack would: with the shared secret, by hash.
+    func fetchTables(_ api: APIClient, harness: RegionHarness, rack: Int) async throws -> (generation: Int, snapshot: TableSnapshot) {
+        let current = try await api.get("/racks/\(rack)/tables")
+        let sha = try #require(current.string("sha256"))
+        let generation = try #require(current.int("generation"))
+        let blob = try await api.get("/racks/\(rack)/tables/\(sha)", token: .rack)
+        #expect(current.int("size") == blob.bytes.count)
+        #expect(blob.status == 200)
+        #expect(Secrets.hex(SHA256.hash(blob.bytes)) == sha)
+        let snapshot = try TableSnapshot(blob.bytes)
+        #expect(snapshot.generation == UInt64(generation))
+        return (generation, snapshot)
+    }
+
+    @Test func compilesServedSubnetsAndMachinesIntoAVerifiedSnapshot() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, machine) = try await populate(api)
+            let idle = try await api.create("/racks", #"{"name": "rack-2"}"#)
+            let first = try compile(harness)
+            #expect(Set(first.published.map(\.rackID)) == [Int64(rack), Int64(idle)])
+            #expect(first.failed.isEmpty)
+
+            let (generation, snapshot) = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(snapshot.subnetCount == 1)
+            let subnet = snapshot.subnet(0)
+            #expect(subnet.network == IPv4Address("198.18.0.0"))
+            #expect(subnet.gateway == IPv4Address("198.18.0.1"))
+            let reservation = try #require(snapshot.reservation(mac: Self.mac))
+            #expect(reservation.address == IPv4Address("198.18.0.10"))
+            #expect(reservation.purpose == .local)
+            #expect(reservation.architecture == .arm64)
+            #expect(String(decoding: reservation.hostname, as: UTF8.self) == "node-1")
+            // A rack that serves no VLAN gets tables with nothing in them.
+            #expect(try await fetchTables(api, harness: harness, rack: idle).snapshot.subnetCount == 0)
+
+            // Nothing changed: no new generation.
+            #expect(try compile(harness).published.isEmpty)
+
+            // Commissioning changes what the machine boots: a new, higher generation.
+            #expect(try await api.post("/machines/\(machine)/commission").status == 200)
+            let second = try compile(harness)
+            #expect(second.published.map(\.rackID) == [Int64(rack)])
+            let (newGeneration, newSnapshot) = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(newGeneration > generation)
+            #expect(newSnapshot.reservation(mac: Self.mac)?.purpose == .commission)
+        }
+    }
+
+    @Test func tablesEndpointsRefuseUnknownHashesAndRacks() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let rack = try await api.create("/racks", #"{"name": "rack-1"}"#)
+            let nothingYet = try await api.get("/racks/\(rack)/tables", token: .rack)
+            #expect(nothingYet.status == 404)
+            #expect(nothingYet.error == "nothing is compiled for rack \(rack) yet")
+            #expect(try await api.get("/racks/\(rack)/tables/\(String(repeating: "0", count: 64))").status == 404)
+            #expect(try await api.get("/racks/\(rack)/tables/not-a-hash").status == 404)
+            #expect(try await api.get("/racks/424242/tables").status == 404)
+        }
+    }
+
+    /// A write through the API wakes the compiler through PostgreSQL (LISTEN/NOTIFY), which
+    /// publishes the rack's new tables without anybody asking.
+    @Test func writesTriggerARecompileThroughNotify() async throws {
+        let harness = try await RegionHarness.make()
+        var logger = Logger(label: "compiler-test")
+        logger.logLevel = .warning
+        let compiler = CompilerService(connectionString: harness.connectionString, debounce: .milliseconds(20), metrics: harness.metrics, logger: logger)
+        let publications = compiler.publications()
+        try await harness.run(compiler: compiler) { api in
+            let (rack, _) = try await populate(api)
+            // Generations may come for intermediate states of the burst; wait for the one that has the machine.
+            let found = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await published in publications where published.rackID == Int64(rack) {
+                        let tables = try await fetchTables(api, harness: harness, rack: rack)
+                        if tables.snapshot.reservation(mac: Self.mac) != nil { return true }
+                    }
+                    return false
+                }
+                // A guard against hanging forever if the notification never comes; not a timing assertion.
+                group.addTask {
+                    try await Task.sleep(for: .seconds(60))
+                    return false
+                }
+                let first = try await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            #expect(found)
+        }
+    }
+}
+
+/// Several region processes on one database: every compiler hears every change, the compiles
+/// are serialised, and a change makes one generation however many regions compile it.
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
+struct SharedDatabaseTests {
+    @Test func twoRegionsAgreeOnEachGeneration() async throws {
+        let connectionString = try TestPostgres.migratedDatabase()
+        var logger = Logger(label: "shared-test")
+        logger.logLevel = .warning
+        let metrics = RegionMetrics()
+        let first = CompilerService(connectionString: connectionString, debounce: .milliseconds(10), metrics: metrics, logger: logger)
+        let second = CompilerService(connectionString: connectionString, debounce: .milliseconds(10), metrics: metrics, logger: logger)
+        let heardByFirst = first.publications()
+        let heardBySecond = second.publications()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            group.addTask { try await second.run() }
+            let writer = try PostgresConnection(connectionString)
+            try writer.query("INSERT INTO rack_controllers (name) VALUES ('rack-a')")
+            var firstIterator = heardByFirst.makeAsyncIterator()
+            var secondIterator = heardBySecond.makeAsyncIterator()
+            let a = await firstIterator.next()
+            let b = await secondIterator.next()
+            #expect(a != nil)
+            #expect(a == b)
+            // One change, one generation, whichever region compiled it.
+            #expect(try writer.query("SELECT count(*) FROM table_snapshots").scalar == "1")
+            #expect(try writer.query("SELECT tables_generation FROM rack_controllers").scalar == a.map { String($0.generation) })
+            first.stop()
+            second.stop()
+            try await group.waitForAll()
+        }
+    }
+}

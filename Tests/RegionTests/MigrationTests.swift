@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import Region
+
+@Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
+struct MigrationTests {
+    @Test func appliesOnceAndRecordsTheVersion() throws {
+        let connection = try PostgresConnection(try TestPostgres.freshDatabase())
+        #expect(try Migrations.apply(on: connection) == Migrations.all.map(\.version))
+        #expect(try Migrations.apply(on: connection) == [])
+        let versions = try connection.query("SELECT version FROM schema_migrations ORDER BY version").rows.compactMap { $0[0] }
+        #expect(versions == Migrations.all.map { String($0.version) })
+        // The schema is there: the default domain the migration inserts.
+        #expect(try connection.query("SELECT name FROM domains WHERE is_default").scalar == "maas")
+    }
+
+    /// Regions starting together: the advisory lock makes one apply and the others find nothing to do.
+    @Test func concurrentStartsApplyEachMigrationOnce() async throws {
+        let connectionString = try TestPostgres.freshDatabase()
+        let results = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    let connection = try PostgresConnection(connectionString)
+                    return try Migrations.apply(on: connection)
+                }
+            }
+            return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+        }
+        #expect(results.filter { !$0.isEmpty } == [Migrations.all.map(\.version)])
+        let connection = try PostgresConnection(connectionString)
+        #expect(try connection.query("SELECT count(*) FROM schema_migrations").scalar == String(Migrations.all.count))
+    }
+
+    /// Every NNN_name.sql in the folder is listed, numbered 1, 2, 3… without gaps.
+    @Test func listMatchesTheMigrationsFolder() throws {
+        let folder = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/Region/Store/Migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let listed = Migrations.all.map { String(format: "%03d_%@.sql", $0.version, $0.name) }
+        #expect(files == listed)
+        #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
+    }
+
+    @Test func statementErrorsCarrySQLStateAndConstraint() throws {
+        let connection = try PostgresConnection(try TestPostgres.migratedDatabase())
+        try connection.query("INSERT INTO fabrics (name) VALUES ($1)", ["fabric-0"])
+        let error = #expect(throws: PostgresError.self) {
+            try connection.query("INSERT INTO fabrics (name) VALUES ($1)", ["fabric-0"])
+        }
+        #expect(error?.sqlState == SQLState.uniqueViolation)
+        #expect(error?.constraint == "fabrics_name_key")
+        // Parameters are values, never SQL.
+        try connection.query("INSERT INTO fabrics (name, description) VALUES ($1, $2)", ["fabric-1", "'); DROP TABLE fabrics; --"])
+        #expect(try connection.query("SELECT description FROM fabrics WHERE name = $1", ["fabric-1"]).scalar == "'); DROP TABLE fabrics; --")
+    }
+
+    @Test func connectionErrorIsTyped() {
+        let error = #expect(throws: PostgresError.self) {
+            try PostgresConnection("host=/nonexistent-rackplane-socket-dir dbname=x connect_timeout=1")
+        }
+        #expect(error?.kind == .connection)
+    }
+
+    @Test func poolRunsMoreCallersThanConnections() async throws {
+        let pool = PostgresPool(connectionString: try TestPostgres.migratedDatabase(), maximumConnections: 2)
+        defer { pool.close() }
+        let sum = try await withThrowingTaskGroup(of: Int.self) { group in
+            for value in 1...20 {
+                group.addTask { try await pool.withConnection { Int(try $0.query("SELECT $1::integer", [String(value)]).scalar ?? "") ?? 0 } }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(sum == 210)
+        #expect(pool.openConnections <= 2)
+    }
+}
