@@ -1,0 +1,161 @@
+"""A region and a connected rack, end to end, in network namespaces.
+
+The region (embedded PostgreSQL) and the rack run in namespace A; dhclient runs in B. A subnet,
+a range and a machine are created through the REST API; the rack learns them from the region's
+stream and a real DHCP client with the machine's MAC gets its reserved address. Then the region
+stops: the rack keeps serving from its last tables, and a lease made meanwhile reaches the region
+exactly once after it returns. Only 198.18.0.0/15, only namespaces made here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from netlab import RACKPLANE, Lab, run
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/usr/lib/postgresql"), reason="PostgreSQL (Debian's postgresql) is not installed"
+)
+
+REGION = "http://127.0.0.1:5240"
+
+
+class RegionInNamespace:
+    """`rackplane region` in namespace A, listening on A's loopback; the API is driven with curl
+    from inside A."""
+
+    def __init__(self, lab: Lab, state: str):
+        self.lab = lab
+        self.state = state
+        self.log_path = os.path.join(os.path.dirname(state), "region.log")
+        self.process: subprocess.Popen | None = None
+        self.token = ""
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.process = self.lab.spawn(self.lab.a, RACKPLANE, "region", "--state-dir", self.state,
+                                      "--listen", "127.0.0.1:5240", stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("region exited:\n" + open(self.log_path).read())
+            ok = self.lab.exec_a("curl", "-s", "-m", "2", REGION + "/healthz", check=False).stdout
+            if ok.strip() == "ok":
+                self.token = open(os.path.join(self.state, "admin-token")).read().strip()
+                return
+            time.sleep(0.3)
+        raise RuntimeError("region did not start:\n" + open(self.log_path).read())
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+    def secret(self) -> str:
+        return run(RACKPLANE, "region", "secret", "--state-dir", self.state).stdout.strip()
+
+    def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+        argv = ["curl", "-s", "-m", "10", "-X", method, "-H", f"Authorization: Bearer {self.token}",
+                "-w", "\n%{http_code}", REGION + "/api/v1" + path]
+        if body is not None:
+            argv += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
+        out = self.lab.exec_a(*argv).stdout
+        text, _, code = out.rpartition("\n")
+        return int(code), json.loads(text) if text.strip() else None
+
+    def create(self, path: str, body: dict) -> int:
+        status, reply = self.api("POST", path, body)
+        assert status == 201, f"{path}: {status} {reply}"
+        return reply["id"]
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def dhclient(lab: Lab, workdir: str, mac: str, name: str) -> str:
+    lab.set_client_mac(mac)
+    leases = os.path.join(workdir, f"{name}.leases")
+    result = lab.exec_b("timeout", "30", "dhclient", "-1", "-sf", "/bin/true", "-lf", leases,
+                        "-pf", os.path.join(workdir, f"{name}.pid"), "cb", check=False)
+    text = open(leases).read() if os.path.exists(leases) else ""
+    assert "fixed-address" in text, result.stderr
+    # Give the address back to the namespace: the next client starts clean.
+    lab.exec_b("ip", "addr", "flush", "dev", "cb", check=False)
+    return text.split("fixed-address ")[1].split(";")[0]
+
+
+@pytest.fixture
+def workdir():
+    # The embedded cluster runs as the postgres user, which must be able to reach the state
+    # directory: pytest's own temporary directories are private to root.
+    import shutil
+    import tempfile
+    path = tempfile.mkdtemp(prefix="rackplane-region-rack-", dir="/tmp")
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def lab():
+    lab = Lab("rg")
+    yield lab
+    lab.close()
+
+
+def test_region_drives_a_connected_rack_and_gets_every_lease_once(lab, workdir):
+    from pathlib import Path
+    tmp_path = Path(workdir)
+    region = RegionInNamespace(lab, str(tmp_path / "region"))
+    region.start()
+    rack_log = open(tmp_path / "rack.log", "a")
+    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", "rack-a",
+                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), stdout=rack_log, stderr=subprocess.STDOUT)
+
+    # The rack enrols itself; the operator builds its network through the API.
+    racks = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")
+    rack_id = racks[0]["id"]
+    assert racks[0]["name"] == "rack-a"
+    fabric = region.create("/fabrics", {"name": "fabric-0"})
+    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": rack_id})
+    subnet = region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1",
+                                        "dns_servers": ["198.18.0.1"]})
+    region.create("/ranges", {"subnet_id": subnet, "type": "dynamic", "start_ip": "198.18.0.100", "end_ip": "198.18.0.200"})
+    region.create("/machines", {"hostname": "node-1", "interfaces": [{"mac": "52:54:00:00:00:01", "subnet_id": subnet,
+                                                                      "ip": "198.18.0.21"}]})
+    wait_for(lambda: "serving with" in open(tmp_path / "rack.log").read(), 60, "the rack to serve the region's tables")
+
+    # A real DHCP client with the machine's MAC gets the reserved address.
+    assert dhclient(lab, str(tmp_path), "52:54:00:00:00:01", "reserved") == "198.18.0.21"
+    wait_for(lambda: any(l["ip"] == "198.18.0.21" for l in region.api("GET", "/leases")[1]), 30, "the lease to reach the region")
+
+    # The region goes away: the rack keeps booting machines from its last tables.
+    region.stop()
+    pool_address = dhclient(lab, str(tmp_path), "52:54:00:00:10:07", "pool")
+    assert pool_address.startswith("198.18.0.") and 100 <= int(pool_address.rsplit(".", 1)[1]) <= 200
+    assert rack.poll() is None
+
+    # It returns: the lease made meanwhile arrives, once.
+    region.start()
+    leases = wait_for(lambda: [l for l in region.api("GET", "/leases")[1] if l["ip"] == pool_address], 60,
+                      "the lease made while the region was down")
+    assert len(leases) == 1 and leases[0]["mac"] == "52:54:00:00:10:07"
+    time.sleep(3)  # more report rounds: still once
+    everything = region.api("GET", "/leases")[1]
+    assert sorted(l["ip"] for l in everything) == sorted(["198.18.0.21", pool_address])
+    assert rack.poll() is None
+    log = open(tmp_path / "rack.log").read()
+    assert "serving the last good tables" not in log or "generation" in log
+    region.stop()
