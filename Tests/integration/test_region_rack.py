@@ -84,10 +84,13 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def dhclient(lab: Lab, workdir: str, mac: str, name: str) -> str:
+def dhclient(lab: Lab, workdir: str, mac: str, name: str, hostname: str | None = None) -> str:
     lab.set_client_mac(mac)
     leases = os.path.join(workdir, f"{name}.leases")
-    result = lab.exec_b("timeout", "30", "dhclient", "-1", "-sf", "/bin/true", "-lf", leases,
+    conf = os.path.join(workdir, f"{name}.conf")
+    with open(conf, "w") as f:
+        f.write(f'send host-name "{hostname}";\n' if hostname else "")
+    result = lab.exec_b("timeout", "30", "dhclient", "-1", "-sf", "/bin/true", "-cf", conf, "-lf", leases,
                         "-pf", os.path.join(workdir, f"{name}.pid"), "cb", check=False)
     text = open(leases).read() if os.path.exists(leases) else ""
     assert "fixed-address" in text, result.stderr
@@ -137,13 +140,25 @@ def test_region_drives_a_connected_rack_and_gets_every_lease_once(lab, workdir):
                                                                       "ip": "198.18.0.21"}]})
     wait_for(lambda: "serving with" in open(tmp_path / "rack.log").read(), 60, "the rack to serve the region's tables")
 
+    # The rack's DNS answers for the machine and for a record made through the API.
+    lab.exec_b("ip", "addr", "add", "198.18.0.2/24", "dev", "cb")
+    domains = region.api("GET", "/domains")[1]
+    default = next(d for d in domains if d["name"] == "maas")
+    region.create("/records", {"domain_id": default["id"], "name": "www", "type": "A", "value": "198.18.0.10"})
+    def answer(name, rtype="A"):
+        return lab.exec_b("dig", "@198.18.0.1", "+short", "+time=1", "+tries=1", name, rtype, check=False).stdout.strip()
+    wait_for(lambda: answer("www.maas") == "198.18.0.10", 30, "the API's record in the rack's zone")
+    assert answer("node-1.maas") == "198.18.0.21"
+    assert answer("21.0.18.198.in-addr.arpa", "PTR") == "node-1.maas."
+    lab.exec_b("ip", "addr", "flush", "dev", "cb")
+
     # A real DHCP client with the machine's MAC gets the reserved address.
     assert dhclient(lab, str(tmp_path), "52:54:00:00:00:01", "reserved") == "198.18.0.21"
     wait_for(lambda: any(l["ip"] == "198.18.0.21" for l in region.api("GET", "/leases")[1]), 30, "the lease to reach the region")
 
     # The region goes away: the rack keeps booting machines from its last tables.
     region.stop()
-    pool_address = dhclient(lab, str(tmp_path), "52:54:00:00:10:07", "pool")
+    pool_address = dhclient(lab, str(tmp_path), "52:54:00:00:10:07", "pool", hostname="laptop7")
     assert pool_address.startswith("198.18.0.") and 100 <= int(pool_address.rsplit(".", 1)[1]) <= 200
     assert rack.poll() is None
 
@@ -156,6 +171,10 @@ def test_region_drives_a_connected_rack_and_gets_every_lease_once(lab, workdir):
     everything = region.api("GET", "/leases")[1]
     assert sorted(l["ip"] for l in everything) == sorted(["198.18.0.21", pool_address])
     assert rack.poll() is None
+    # The region compiled the reported lease's host name into the rack's zones.
+    lab.exec_b("ip", "addr", "add", "198.18.0.2/24", "dev", "cb", check=False)
+    wait_for(lambda: lab.exec_b("dig", "@198.18.0.1", "+short", "+time=1", "+tries=1", "laptop7.maas", check=False).stdout.strip()
+             == pool_address, 30, "the lease's name in the zones")
     log = open(tmp_path / "rack.log").read()
     assert "serving the last good tables" not in log or "generation" in log
     region.stop()

@@ -40,11 +40,23 @@ struct CompilerModel: Sendable {
         var bootPurpose: String
     }
 
+    struct Record: Sendable {
+        var domain: String
+        var name: String
+        var type: String
+        var value: String
+        var ttl: UInt32?
+    }
+
     var defaultDomain: String
     var vlans: [VLAN]
     var subnets: [Subnet]
     var ranges: [Range]
     var interfaces: [Interface]
+    /// DNS records of every domain.
+    var records: [Record] = []
+    /// Bound leases with a host name, as racks reported them: their names go into the zones.
+    var leaseNames: [SiteLeaseName] = []
 }
 
 /// Model → `SiteConfiguration` for one rack, so that `SiteCompiler` makes the snapshot and the
@@ -79,7 +91,20 @@ enum RackSiteBuilder {
                 hostname: interface.hostname, mac: interface.mac, ip: interface.ip, arch: interface.architecture,
                 purpose: SitePurpose(rawValue: interface.bootPurpose) ?? .local)
         }
+        // Records of the default domain are written relative to it; others absolutely, and the
+        // zone compiler keeps those that fall inside a zone this rack serves.
+        let records = model.records.map { record in
+            SiteRecord(name: record.domain == model.defaultDomain ? record.name
+                           : (record.name == "@" ? record.domain + "." : record.name + "." + record.domain + "."),
+                       type: record.type, value: record.value, ttl: record.ttl)
+        }
         return SiteConfiguration(
-            domain: model.defaultDomain, subnets: siteSubnets, boot: SiteBoot(files: defaultBootFiles), machines: machines)
+            domain: model.defaultDomain, subnets: siteSubnets, boot: SiteBoot(files: defaultBootFiles), machines: machines,
+            records: records)
+    }
+
+    /// The named leases inside the rack's subnets.
+    static func leaseNames(forRack rack: Int64, site: SiteConfiguration, model: CompilerModel) -> [SiteLeaseName] {
+        model.leaseNames.filter { lease in site.subnets.contains { $0.contains(lease.address) } }
     }
 }

@@ -34,13 +34,17 @@ public struct TablesCompiler: Sendable {
             for rack in try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows {
                 let rackID = try rack.integer("id")
                 let site = RackSiteBuilder.site(forRack: rackID, model: model)
+                let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
                 // The content without generation or time: equal fingerprints mean equal tables.
-                let fingerprint = Secrets.hex(SHA256.hash(SiteCompiler.builder(for: site).build(generation: 0, createdAt: 0)))
+                var unstamped = SiteCompiler.builder(for: site)
+                unstamped.zones = (try? SiteZones.builder(for: site, serial: 0, leases: leases).build()) ?? []
+                let fingerprint = Secrets.hex(SHA256.hash(unstamped.build(generation: 0, createdAt: 0)))
                 if fingerprint == rack["tables_fingerprint"] { continue }
                 let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
                 let bytes: [UInt8]
                 do {
-                    bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
+                    bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970),
+                                                     leases: leases)
                 } catch {
                     report.failed[rackID] = "\(error)"
                     continue
@@ -105,7 +109,23 @@ public struct TablesCompiler: Sendable {
                 hostname: try row.string("hostname"), architecture: try row.string("architecture"),
                 bootPurpose: try row.string("boot_purpose"))
         }
-        return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces)
+        let records = try connection.query("""
+            SELECT d.name AS domain, r.name, r.type, r.value, r.ttl FROM dns_records r JOIN domains d ON d.id = r.domain_id
+            ORDER BY d.name, r.name, r.type, r.value
+            """).rows.map { row in
+            CompilerModel.Record(domain: try row.string("domain"), name: try row.string("name"), type: try row.string("type"),
+                                 value: try row.string("value"), ttl: row["ttl"].flatMap(UInt32.init))
+        }
+        let leaseNames = try connection.query("""
+            SELECT host(ip) AS ip, hostname FROM leases
+            WHERE state = 'bound' AND hostname IS NOT NULL AND hostname <> '' AND expires_at > now() AND family(ip) = 4
+            ORDER BY ip
+            """).rows.compactMap { row -> SiteLeaseName? in
+            guard let address = row["ip"].flatMap(IPv4Address.init), let hostname = row["hostname"] else { return nil }
+            return SiteLeaseName(hostname: hostname, address: address)
+        }
+        return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces,
+                             records: records, leaseNames: leaseNames)
     }
 
     /// The snapshot with `sha256`, if it exists.
