@@ -124,7 +124,8 @@ struct CompilerTests {
 /// are serialised, and a change makes one generation however many regions compile it.
 @Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
 struct SharedDatabaseTests {
-    @Test func twoRegionsAgreeOnEachGeneration() async throws {
+    // A missed announcement would otherwise wait forever and hold the whole run.
+    @Test(.timeLimit(.minutes(1))) func twoRegionsAgreeOnEachGeneration() async throws {
         let connectionString = try TestPostgres.migratedDatabase()
         var logger = Logger(label: "shared-test")
         logger.logLevel = .warning

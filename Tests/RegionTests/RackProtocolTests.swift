@@ -71,7 +71,8 @@ struct RackProtocolTests {
     }
 
     /// The stream sends the current generation at once and each new one as the model changes.
-    @Test func streamAnnouncesEachNewGeneration() async throws {
+    // A missed announcement would otherwise wait forever and hold the whole run.
+    @Test(.timeLimit(.minutes(1))) func streamAnnouncesEachNewGeneration() async throws {
         let harness = try await RegionHarness.make()
         var logger = Logger(label: "stream-test")
         logger.logLevel = .warning

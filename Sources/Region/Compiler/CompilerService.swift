@@ -68,6 +68,9 @@ public final class CompilerService: Service, Sendable {
                 try connection.query("LISTEN \(TablesCompiler.publishChannel)")
                 // Whatever changed while nobody listened (first start, a lost connection).
                 compile(on: connection)
+                // And what other regions published before this one listened: their NOTIFY
+                // went by unheard, so tell this process's listeners the current generations.
+                announceCurrent(on: connection)
                 while !isStopping {
                     guard try wait(on: connection, for: .milliseconds(250)) else { continue }
                     // Let the burst finish: keep absorbing notifications until it is quiet.
@@ -104,6 +107,21 @@ public final class CompilerService: Service, Sendable {
             }
         }
         return modelChanged
+    }
+
+    /// Publishes every rack's current tables to this process's listeners (duplicates are
+    /// harmless: a rack fetches only a digest it does not serve).
+    private func announceCurrent(on connection: PostgresConnection) {
+        guard let rows = try? connection.query("""
+            SELECT r.id, r.tables_generation, r.tables_sha256, length(t.bytes) AS size
+            FROM rack_controllers r JOIN table_snapshots t ON t.sha256 = r.tables_sha256
+            ORDER BY r.id
+            """).rows else { return }
+        for row in rows {
+            guard let rack = try? row.integer("id"), let generation = row["tables_generation"].flatMap(UInt64.init),
+                  let digest = row["tables_sha256"], let size = row["size"].flatMap(Int.init) else { continue }
+            announcer.publish(PublishedTables(rackID: rack, generation: generation, sha256: digest, size: size))
+        }
     }
 
     private func compile(on connection: PostgresConnection) {
