@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "Region",
             dependencies: [
-                "Tables", "Site", "Wire", "CLibPQ",
+                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

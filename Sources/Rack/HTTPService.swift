@@ -142,14 +142,21 @@ final class HTTPService: RackService, @unchecked Sendable {
         }
     }
 
+    /// The files root last reported missing (reported once per path, not per generation).
+    private var missingRootWarned: String?
+
     /// Opens the files root; on failure says so once and tries again at most once a second,
     /// from requests (a root made after the rack started is picked up).
     private func openRoot(ring: RingContext) {
         guard let wanted = rootPath, !wanted.isEmpty, ring.now >= rootRetryAt else { return }
         if let opened = FilesRoot(path: wanted) {
             root = opened
+            missingRootWarned = nil
         } else {
-            if rootRetryAt == 0 { log.warning("http: files root \(wanted): \(String(cString: strerror(errno))); files answer 404 until it exists") }
+            if rootRetryAt == 0, missingRootWarned != wanted {
+                log.warning("http: files root \(wanted): \(String(cString: strerror(errno))); files answer 404 until it exists")
+                missingRootWarned = wanted
+            }
             rootRetryAt = ring.now + 1_000
         }
     }

@@ -410,14 +410,21 @@ final class TFTPService: RackService, @unchecked Sendable {
         resolver = TFTPPathResolver(rootPath: snapshot.filesRoot)
         let changed = root?.path != wanted
         root = wanted.isEmpty ? nil : FilesRoot(path: wanted)
-        if ringIndex == 0, changed || root == nil {
-            if root == nil {
+        guard ringIndex == 0 else { return }
+        if root == nil {
+            // Once per path, not once per generation: a connected rack gets many.
+            if missingRootWarned != wanted {
                 log.warning("tftp: files root \(wanted.isEmpty ? "(none)" : wanted) cannot be opened; every file request gets \"file not found\"")
-            } else {
-                log.info("tftp: serving files beneath \(wanted) on port \(port)")
+                missingRootWarned = wanted
             }
+        } else {
+            missingRootWarned = nil
+            if changed { log.info("tftp: serving files beneath \(wanted) on port \(port)") }
         }
     }
+
+    /// The files root last reported missing.
+    private var missingRootWarned: String?
 }
 
 /// One transfer: its socket (TID), its client, the state machine and the bytes it serves.

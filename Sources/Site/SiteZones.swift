@@ -99,6 +99,7 @@ public enum SiteZones {
         let serial: UInt32
         let origin: [UInt8]
         var apexes: [[UInt8]] = []
+        var apexSet = Set<[UInt8]>()
         var records: [[UInt8]: [ZoneRecord]] = [:]
         var problems: [Problem] = []
         /// Per owner: the line of a CNAME there, and of other data, to refuse both.
@@ -116,11 +117,12 @@ public enum SiteZones {
             }
             for subnet in site.subnets { apexTexts += SiteZones.reverseZones(subnet) }
             for text in apexTexts {
-                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), !apexes.contains(wire) else { continue }
+                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), !apexSet.contains(wire) else { continue }
                 // A subnet domain inside another of our zones is names in that zone, not a zone.
                 if text != site.domain, !text.hasSuffix(".in-addr.arpa"),
                    apexes.contains(where: { ZoneNames.isSubdomain(wire, of: $0) }) { continue }
                 apexes.append(wire)
+                apexSet.insert(wire)
             }
             let nameserver = absolute(site.dns.nameserver)
             for apex in apexes {
@@ -153,9 +155,14 @@ public enum SiteZones {
             return joined.count <= 255 ? Array(joined) : nil
         }
 
-        /// The deepest of our zones holding `name` (lower case).
+        /// The deepest of our zones holding `name` (lower case): the first apex met walking up.
         func zone(of name: [UInt8]) -> [UInt8]? {
-            apexes.filter { ZoneNames.isSubdomain(name, of: $0) }.max { $0.count < $1.count }
+            var current: [UInt8]? = name
+            while let candidate = current {
+                if apexSet.contains(candidate) { return candidate }
+                current = ZoneNames.parent(of: candidate)
+            }
+            return nil
         }
 
         /// hostname.domain, the domain being the subnet's own if it has one.

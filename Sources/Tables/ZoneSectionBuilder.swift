@@ -121,13 +121,16 @@ public struct ZoneSectionBuilder {
         let apexes = zones.map { ZoneNames.lowercased($0.apex) }
         guard Set(apexes).count == apexes.count else { throw ZoneBuildError("a zone is listed twice") }
         var model = Model(apexes: apexes)
-        // The zone of a name is the deepest apex above it, whichever definition listed it.
+        // The zone of a name is the deepest apex above it, whichever definition listed it: the
+        // first apex met walking up from the name (one hash lookup per label, not per zone).
+        let apexIndex = Dictionary(apexes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         func zoneIndex(of name: [UInt8]) -> Int? {
-            var best: Int?
-            for (i, apex) in apexes.enumerated() where ZoneNames.isSubdomain(name, of: apex) {
-                if best == nil || apex.count > apexes[best!].count { best = i }
+            var current: [UInt8]? = name
+            while let candidate = current {
+                if let index = apexIndex[candidate] { return index }
+                current = ZoneNames.parent(of: candidate)
             }
-            return best
+            return nil
         }
         for (definitionIndex, zone) in zones.enumerated() {
             for record in zone.records {
@@ -258,6 +261,9 @@ public struct ZoneSectionBuilder {
             func put32(_ value: UInt32, _ at: Int) { withUnsafeBytes(of: value.littleEndian) { for i in 0..<4 { out[at + i] = $0[i] } } }
             func put16(_ value: UInt16, _ at: Int) { out[at] = UInt8(truncatingIfNeeded: value); out[at + 1] = UInt8(value >> 8) }
 
+            // Each zone's names, grouped once (a transfer lists only its own zone's).
+            var ownersByZone = [[[UInt8]]](repeating: [], count: zoneCount)
+            for owner in owners { ownersByZone[model.nodes[owner]!.zone].append(owner) }
             // Zones.
             for (i, apex) in model.apexes.enumerated() {
                 let at = zonesOffset + i * ZoneFormat.zoneSize
@@ -266,7 +272,7 @@ public struct ZoneSectionBuilder {
                 put32(UInt32(apex.count), at + 4)
                 put32(ZoneNames.soaField(soa, 0), at + 8)
                 put32(store(negativeAnswer(zone: i, rcode: 3)), at + 12)
-                let transfer = transferRecords(zone: i, owners: owners)
+                let transfer = transferRecords(zone: i, owners: ownersByZone[i])
                 put32(storeRaw(transfer), at + 16)
                 put32(UInt32(transfer.count), at + 20)
             }
@@ -451,6 +457,7 @@ public struct ZoneSectionBuilder {
         }
 
         /// The zone's records for AXFR (RFC 5936): SOA, everything else, SOA; owners written out.
+        /// `owners` are the zone's own names.
         func transferRecords(zone: Int, owners: [[UInt8]]) -> [UInt8] {
             let apex = model.apexes[zone]
             let soa = model.nodes[apex]!.rrset(DNSType.soa.rawValue)!
@@ -458,7 +465,6 @@ public struct ZoneSectionBuilder {
             answer.add(0, owner: apex, soa)
             for owner in owners {
                 let node = model.nodes[owner]!
-                guard node.zone == zone else { continue }
                 for set in node.rrsets where !(owner == apex && set.type == DNSType.soa.rawValue) {
                     answer.add(0, owner: owner, set)
                 }
