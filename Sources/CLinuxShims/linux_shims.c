@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
 #include "linux_shims.h"
 
 _Static_assert(sizeof(struct rp_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
@@ -38,4 +42,32 @@ int rp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 int rp_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
     struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+static int rp_signal_pipe[2] = {-1, -1};
+
+static void rp_signal_handler(int signal_number) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signal_number;
+    (void)write(rp_signal_pipe[1], &byte, 1);
+    errno = saved;
+}
+
+int rp_signals_install(void) {
+    if (rp_signal_pipe[0] < 0 && pipe2(rp_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = rp_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGHUP, &action, NULL) != 0 || sigaction(SIGINT, &action, NULL) != 0 ||
+        sigaction(SIGTERM, &action, NULL) != 0) return -1;
+    return 0;
+}
+
+int rp_signals_wait(int timeout_ms) {
+    struct pollfd wanted = {rp_signal_pipe[0], POLLIN, 0};
+    if (poll(&wanted, 1, timeout_ms) <= 0) return 0;
+    unsigned char byte = 0;
+    return read(rp_signal_pipe[0], &byte, 1) == 1 ? (int)byte : 0;
 }

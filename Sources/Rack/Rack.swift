@@ -1,3 +1,4 @@
+import CLinuxShims
 import Engine
 import Glibc
 import LeaseStore
@@ -111,19 +112,24 @@ public final class Rack {
     /// Runs until SIGINT or SIGTERM. The calling thread handles signals and watches the site
     /// file; the ring threads serve.
     public func run() throws {
+        // This may not be the main thread (the command line's entry point is async), so the
+        // signals get a handler that reports them through a pipe, whichever thread takes them;
+        // blocking them here too keeps them off the ring threads, which inherit this mask.
+        guard rp_signals_install() == 0 else {
+            throw RackError(description: "installing signal handlers: \(String(cString: strerror(errno)))")
+        }
         var signals = sigset_t()
         sigemptyset(&signals)
         for signal in [SIGHUP, SIGINT, SIGTERM] { sigaddset(&signals, signal) }
-        // Blocked before the ring threads start, so they inherit the mask and only this thread
-        // takes the signals.
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &signals, &previous)
         try engine.start()
         region?.start(store: tables)
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
         log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), DNS on \(options.dnsPort), metrics on \(options.metricsPort)")
-        var timeout = timespec(tv_sec: 1, tv_nsec: 0)
         var compiledLeaseNames: UInt64 = 0
         while true {
-            let signal = sigtimedwait(&signals, nil, &timeout)
+            let signal = rp_signals_wait(1000)
             if signal == SIGINT || signal == SIGTERM {
                 log.info("rack: stopping")
                 region?.stop()

@@ -50,4 +50,12 @@ int rp_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint6
 // From <linux/openat2.h>, which the Glibc module does not include.
 static const uint64_t RP_RESOLVE_NO_MAGICLINKS = 0x02;
 static const uint64_t RP_RESOLVE_BENEATH = 0x08;
+// Signals for a process whose threads are not all under its control (Swift's async main parks
+// the main thread with signals unblocked): SIGHUP, SIGINT and SIGTERM get a handler that writes
+// the signal number to a pipe, whichever thread takes them. Install once; then wait on the pipe.
+// Returns 0, or -1 with errno.
+int rp_signals_install(void);
+// The next signal caught (SIGHUP, SIGINT or SIGTERM), waiting up to timeout_ms; 0 if none came.
+int rp_signals_wait(int timeout_ms);
+
 #endif
