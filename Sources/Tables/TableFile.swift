@@ -29,7 +29,12 @@ public enum TableFile {
             throw TablesError(.io, "mmap \(path): \(String(cString: strerror(errno)))")
         }
         let mapping = Mapping(base: base, length: length)
-        return try TableSnapshot(bytes: UnsafeRawBufferPointer(start: base, count: length), owner: mapping)
+        let snapshot = try TableSnapshot(bytes: UnsafeRawBufferPointer(start: base, count: length), owner: mapping)
+        // Validation read every page (the SHA-256 covers the whole file). Drop them from this
+        // process's page tables — they stay in the page cache — so its resident set is what
+        // lookups touch, not the whole snapshot; a later access is a minor fault.
+        _ = madvise(base, length, MADV_DONTNEED)
+        return snapshot
     }
 
     /// Writes `bytes` to `path` atomically and durably.
