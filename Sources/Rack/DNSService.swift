@@ -31,6 +31,7 @@ final class DNSService: RackService {
     private static let sweepToken: UInt64 = 1
 
     struct TCPState {
+        let peer: UInt32
         var input: [UInt8] = []
         var output: [UInt8] = []
         var sending = false
@@ -148,19 +149,17 @@ final class DNSService: RackService {
     // MARK: TCP (RFC 7766): two-byte length, pipelined queries, answers in order
 
     func accepted(_ connection: ConnectionID, peer: IPv4Endpoint, ring: RingContext) {
-        connections[connection] = TCPState()
-        peers[connection] = peer.address
+        connections[connection] = TCPState(peer: peer.address)
         handles[Self.handle(connection)] = connection
     }
-
-    private var peers: [ConnectionID: UInt32] = [:]
     /// Connections by the handle a forwarded query carries (a connection may close meanwhile).
     private var handles: [UInt64: ConnectionID] = [:]
 
     static func handle(_ connection: ConnectionID) -> UInt64 { UInt64(connection.generation) << 32 | UInt64(connection.index) }
 
     func received(_ bytes: UnsafeRawBufferPointer, on connection: ConnectionID, ring: RingContext) {
-        guard var state = connections[connection], let source = peers[connection] else { return }
+        guard var state = connections[connection] else { return }
+        let source = state.peer
         state.input.append(contentsOf: bytes)
         connections[connection] = state
         var consumed = 0
@@ -232,7 +231,6 @@ final class DNSService: RackService {
 
     func closed(_ connection: ConnectionID, reason: CloseReason, ring: RingContext) {
         connections[connection] = nil
-        peers[connection] = nil
         handles[Self.handle(connection)] = nil
     }
 

@@ -151,7 +151,7 @@ public struct ZoneSectionBuilder {
                 model.nodes[owner] = node
             }
         }
-        for (i, apex) in apexes.enumerated() {
+        for apex in apexes {
             guard let node = model.nodes[apex], let soa = node.rrset(DNSType.soa.rawValue), soa.rdatas.count == 1 else {
                 throw ZoneBuildError("zone \(ZoneNames.text(apex)) needs exactly one SOA record at its apex")
             }
@@ -162,7 +162,6 @@ public struct ZoneSectionBuilder {
             var apexNode = node
             apexNode.rrsets.sort { ($0.type == DNSType.soa.rawValue ? 0 : 1) < ($1.type == DNSType.soa.rawValue ? 0 : 1) }
             model.nodes[apex] = apexNode
-            _ = i
         }
         // CNAME and other data (RFC 1034 §3.6.2), then empty non-terminals and delegations.
         let owners = model.nodes.keys.sorted(by: ZoneNames.order)

@@ -2,6 +2,7 @@ import Foundation
 import LeaseStore
 import Synchronization
 import Tables
+import Wire
 
 /// A connected rack's link to its region (`docs/region.md`, "Racks"): enrol with the shared
 /// secret, follow the region's stream of table generations, fetch each snapshot by its SHA-256,
@@ -20,6 +21,8 @@ public final class RegionLink: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     /// The rack's id at the region (after enrolment) and the highest lease sequence it holds.
     private let enrolment = Mutex<(id: Int, leasesAcked: UInt64)?>(nil)
+    /// The content address of the snapshot in service (nil until one was fetched or opened).
+    private let servedDigest = Mutex<String?>(nil)
     /// The lease journal's durable sequence, published by the DHCP ring after each commit.
     let durableSequence: JournalMark
     let connected = Atomic<Bool>(false)
@@ -47,6 +50,7 @@ public final class RegionLink: @unchecked Sendable {
     /// (the region may be down), else the region's current one, waiting for the region.
     public func initialSnapshot() throws -> TableSnapshot {
         if let snapshot = try? TableFile.open(snapshotPath) {
+            servedDigest.withLock { $0 = hexString(SHA256.hash(Array(snapshot.bytes))) }
             log.info("region: serving the last good tables, generation \(snapshot.generation), until the region answers")
             return snapshot
         }
@@ -123,13 +127,15 @@ public final class RegionLink: @unchecked Sendable {
         guard response.status == 200 else {
             throw RegionHTTPClient.Failure(description: "snapshot \(announcement.sha256): HTTP \(response.status)")
         }
-        let digest = SHA256.hash(response.body).map { String($0, radix: 16).leftPadded(2) }.joined()
+        let digest = hexString(SHA256.hash(response.body))
         guard digest == announcement.sha256.lowercased() else {
             throw RegionHTTPClient.Failure(description: "snapshot digest \(digest) is not the announced \(announcement.sha256)")
         }
         _ = try TableSnapshot(response.body)
         try TableFile.write(response.body, to: snapshotPath)
-        return try TableFile.open(snapshotPath)
+        let snapshot = try TableFile.open(snapshotPath)
+        servedDigest.withLock { $0 = digest }
+        return snapshot
     }
 
     private func followTables(_ store: TableStore) {
@@ -145,7 +151,7 @@ public final class RegionLink: @unchecked Sendable {
                     do {
                         let json = line.dropFirst(5).trimmingPrefix(" ")
                         let announcement = try JSONDecoder().decode(Announcement.self, from: Data(json.utf8))
-                        if announcement.sha256.lowercased() != currentDigest(store) {
+                        if announcement.sha256.lowercased() != servedDigest.withLock({ $0 }) {
                             let snapshot = try fetch(announcement, rack: id)
                             store.install(snapshot)
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
@@ -167,11 +173,6 @@ public final class RegionLink: @unchecked Sendable {
         }
     }
 
-    /// The SHA-256 of the snapshot in service (its bytes as served are its content address).
-    private func currentDigest(_ store: TableStore) -> String {
-        let snapshot = store.snapshot
-        return SHA256.hash(Array(snapshot.bytes)).map { String($0, radix: 16).leftPadded(2) }.joined()
-    }
 
     // MARK: Leases
 
@@ -233,12 +234,11 @@ public final class RegionLink: @unchecked Sendable {
     }
 
     static func report(_ record: LeaseRecord) -> LeaseReport {
-        let address = "\(record.address >> 24).\(record.address >> 16 & 0xFF).\(record.address >> 8 & 0xFF).\(record.address & 0xFF)"
-        let mac = (0..<6).map { String(UInt8(truncatingIfNeeded: record.mac >> UInt64(40 - 8 * $0)), radix: 16).leftPadded(2) }
-            .joined(separator: ":")
+        let address = IPv4Address(record.address).description
+        let mac = MACAddress(record.mac).description
         return LeaseReport(sequence: record.sequence, address: address, mac: mac,
                            hostname: String(decoding: record.hostname, as: UTF8.self),
-                           client_id: record.clientID.map { String($0, radix: 16).leftPadded(2) }.joined(),
+                           client_id: hexString(record.clientID),
                            state: "\(record.state)", expires_at: record.expiresAt)
     }
 }
@@ -253,10 +253,4 @@ public final class JournalMark: Sendable {
     public var value: UInt64 { mark.load(ordering: .acquiring) }
 
     func publish(_ sequence: UInt64) { mark.store(sequence, ordering: .releasing) }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
 }

@@ -79,10 +79,10 @@ public final class DNSResponder {
                                 type: questionOK ? Self.u16(query, questionEnd - 4) : 0,
                                 dnsClass: questionOK ? Self.u16(query, questionEnd - 2) : 0,
                                 hasEDNS: false, udpLimit: 512)
-        guard opcode == 0 else { return error(4, info, query, source, transport, now, out) }
-        guard questionCount == 1 else { return formatError(.questionCount, info, query, source, transport, now, out) }
+        guard opcode == 0 else { return error(4, info, query, transport, out) }
+        guard questionCount == 1 else { return formatError(.questionCount, info, query, transport, out) }
         guard questionOK else {
-            return formatError(questionEnd > query.count ? .truncated : .badName, info, query, source, transport, now, out)
+            return formatError(questionEnd > query.count ? .truncated : .badName, info, query, transport, out)
         }
 
         // EDNS (RFC 6891): one OPT, owned by the root, in the additional section.
@@ -90,35 +90,35 @@ public final class DNSResponder {
         var dnssecOK = false
         if recordCount > 0 {
             guard let message = try? DNSMessage(parsing: query) else {
-                return formatError(.badRecords, info, query, source, transport, now, out)
+                return formatError(.badRecords, info, query, transport, out)
             }
             var records = message.records
             while true {
                 let record: DNSRecord?
-                do { record = try records.next() } catch { return formatError(.badRecords, info, query, source, transport, now, out) }
+                do { record = try records.next() } catch { return formatError(.badRecords, info, query, transport, out) }
                 guard let record else { break }
                 guard record.section == .additional, record.type == .opt else { continue }
-                guard !info.hasEDNS else { return formatError(.duplicateOPT, info, query, source, transport, now, out) }
-                guard record.name.isRoot else { return formatError(.badOPTOwner, info, query, source, transport, now, out) }
+                guard !info.hasEDNS else { return formatError(.duplicateOPT, info, query, transport, out) }
+                guard record.name.isRoot else { return formatError(.badOPTOwner, info, query, transport, out) }
                 info.hasEDNS = true
                 info.udpLimit = min(max(512, Int(record.dnsClass.rawValue)), Self.ednsUDPSize)
                 ednsVersion = UInt8(truncatingIfNeeded: record.ttl >> 16)
                 dnssecOK = record.ttl & 0x8000 != 0
             }
         }
-        if ednsVersion > 0 { return error(Self.badVersion, info, query, source, transport, now, out, dnssecOK: dnssecOK) }
-        guard info.dnsClass == DNSClass.in.rawValue else { return error(5, info, query, source, transport, now, out, dnssecOK: dnssecOK) }
+        if ednsVersion > 0 { return error(Self.badVersion, info, query, transport, out, dnssecOK: dnssecOK) }
+        guard info.dnsClass == DNSClass.in.rawValue else { return error(5, info, query, transport, out, dnssecOK: dnssecOK) }
         switch info.type {
         case DNSType.opt.rawValue:
-            return formatError(.optAsQuestion, info, query, source, transport, now, out)
+            return formatError(.optAsQuestion, info, query, transport, out)
         case 251, 252:  // IXFR, AXFR: whole-zone transfers over TCP to allowed clients only
             if transport == .tcp, zones.transferAllowed(source), let zone = zones.zone(apex: name.name) {
                 counters.transfers &+= 1
                 return .transfer(zone: zone, info)
             }
-            return error(5, info, query, source, transport, now, out, dnssecOK: dnssecOK)
+            return error(5, info, query, transport, out, dnssecOK: dnssecOK)
         case 128...254:
-            return error(4, info, query, source, transport, now, out, dnssecOK: dnssecOK)
+            return error(4, info, query, transport, out, dnssecOK: dnssecOK)
         default:
             break
         }
@@ -128,7 +128,7 @@ public final class DNSResponder {
             if recursion, flags & 0x0100 != 0 {
                 return .forward(info)
             }
-            return error(5, info, query, source, transport, now, out, dnssecOK: dnssecOK, recursion: recursion)
+            return error(5, info, query, transport, out, dnssecOK: dnssecOK, recursion: recursion)
         }
         if transport == .udp {
             switch rateLimiter.decide(source: source, perSecond: zones.responsesPerSecond, now: now) {
@@ -153,21 +153,21 @@ public final class DNSResponder {
         return .drop(reason)
     }
 
-    func formatError(_ reason: DNSFormatError, _ info: DNSQueryInfo, _ query: UnsafeRawBufferPointer, _ source: UInt32,
-                     _ transport: DNSTransport, _ now: UInt64, _ out: UnsafeMutableRawBufferPointer) -> DNSVerdict {
+    func formatError(_ reason: DNSFormatError, _ info: DNSQueryInfo, _ query: UnsafeRawBufferPointer,
+                     _ transport: DNSTransport, _ out: UnsafeMutableRawBufferPointer) -> DNSVerdict {
         counters.formatErrors[reason.rawValue] &+= 1
         var info = info
         // The question is echoed only if it was read whole.
         if reason != .optAsQuestion && reason != .badRecords && reason != .duplicateOPT && reason != .badOPTOwner {
             info.questionEnd = DNSHeader.size
         }
-        return error(1, info, query, source, transport, now, out)
+        return error(1, info, query, transport, out)
     }
 
     /// An answer with no records: FORMERR, NOTIMP, REFUSED or BADVERS. Not rate-limited: it is
     /// no larger than the query, so it amplifies nothing.
-    func error(_ rcode: UInt8, _ info: DNSQueryInfo, _ query: UnsafeRawBufferPointer, _ source: UInt32, _ transport: DNSTransport,
-               _ now: UInt64, _ out: UnsafeMutableRawBufferPointer, dnssecOK: Bool = false, recursion: Bool = false) -> DNSVerdict {
+    func error(_ rcode: UInt8, _ info: DNSQueryInfo, _ query: UnsafeRawBufferPointer, _ transport: DNSTransport,
+               _ out: UnsafeMutableRawBufferPointer, dnssecOK: Bool = false, recursion: Bool = false) -> DNSVerdict {
         return .reply(length: write(info, query, rcode: rcode, aa: false, answer: nil, transport, out, dnssecOK: dnssecOK,
                                     recursion: recursion))
     }
