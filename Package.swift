@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Tables", targets: ["Tables"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
+        .library(name: "Site", targets: ["Site"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

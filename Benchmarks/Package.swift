@@ -30,6 +30,14 @@ let package = Package(
         // One workload in a plain loop, for `valgrind --tool=callgrind` and `perf record`.
         .executableTarget(name: "wire-profile", dependencies: ["WireWorkloads"]),
 
+        // The table compiler on a synthetic site of N machines and N records, phase by phase,
+        // for `perf record` (issue 7: the region compiles 100k + 100k in under a second).
+        .executableTarget(
+            name: "tables-profile",
+            dependencies: [.product(name: "Site", package: "RackPlane"), .product(name: "Tables", package: "RackPlane"),
+                           .product(name: "Wire", package: "RackPlane")]
+        ),
+
         // Engine benchmarks (issue 3): loopback UDP echo, 2,000 sockets, file to TCP. Its C part
         // counts allocations (replacing malloc in this executable only) and generates UDP load.
         .target(name: "CEngineBench"),

@@ -56,9 +56,39 @@ public enum SiteCompiler {
     /// named dynamic leases the zones publish; the generation is also the zones' SOA serial.
     public static func compile(_ site: SiteConfiguration, generation: UInt64, createdAt: UInt64,
                                leases: [SiteLeaseName] = []) throws(TablesError) -> [UInt8] {
-        var builder = builder(for: site)
+        try compile(prepare(site, leases: leases), generation: generation, createdAt: createdAt)
+    }
+
+    /// A site's tables before generation and time are stamped in: what the region fingerprints
+    /// to decide whether a rack needs a new generation, and then builds once.
+    public struct PreparedTables {
+        public var tables: TablesBuilder
+        /// The zones, with SOA serial 0 until `compile` stamps the generation in.
+        public var zones: ZoneSectionBuilder
+
+        /// SHA-256 over everything the snapshot is built from, but the generation and the time:
+        /// equal fingerprints mean equal tables. The DHCP sections are built (they are cheap);
+        /// the zones are hashed from their input, not built.
+        public func fingerprint() -> [UInt8] {
+            var hasher = SHA256()
+            var unstamped = tables
+            unstamped.zones = []
+            hasher.update(unstamped.build(generation: 0, createdAt: 0))
+            zones.fingerprint(into: &hasher)
+            return hasher.finish()
+        }
+    }
+
+    public static func prepare(_ site: SiteConfiguration, leases: [SiteLeaseName] = []) -> PreparedTables {
+        PreparedTables(tables: builder(for: site), zones: SiteZones.builder(for: site, serial: 0, leases: leases))
+    }
+
+    public static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
+        var builder = prepared.tables
+        var zones = prepared.zones
+        zones.setSerial(UInt32(truncatingIfNeeded: generation))
         do {
-            builder.zones = try SiteZones.builder(for: site, serial: UInt32(truncatingIfNeeded: generation), leases: leases).build()
+            builder.zones = try zones.build()
         } catch {
             throw TablesError(.badSection, "zones: \(error)")
         }

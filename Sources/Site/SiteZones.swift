@@ -103,9 +103,9 @@ public enum SiteZones {
         var records: [[UInt8]: [ZoneRecord]] = [:]
         var problems: [Problem] = []
         /// Per owner: the line of a CNAME there, and of other data, to refuse both.
-        var cnameLine: [[UInt8]: Int] = [:]
-        var dataLine: [[UInt8]: Int] = [:]
-        var ptrOwners = Set<[UInt8]>()
+        var cnameLine = BytesDictionary<Int>()
+        var dataLine = BytesDictionary<Int>()
+        var ptrOwners = BytesDictionary<Bool>()
 
         init(site: SiteConfiguration, serial: UInt32) {
             self.site = site
@@ -196,8 +196,8 @@ public enum SiteZones {
             let ttl = ttl ?? site.dns.defaultTTL
             add(ZoneRecord(owner: name, type: DNSType.a.rawValue, ttl: ttl, rdata: Self.u32(address.value)), line: line)
             let standard = ZoneNames.wire(SiteZones.reverseName(address)).map(ZoneNames.lowercased) ?? []
-            guard !ptrOwners.contains(standard) else { return }
-            ptrOwners.insert(standard)
+            guard ptrOwners[standard] == nil else { return }
+            ptrOwners[standard] = true
             if let subnet = site.subnets.first(where: { $0.contains(address) }), subnet.prefixLength > 24 {
                 let child = "\(address.value & 0xFF).\(subnet.network.value & 0xFF)-\(subnet.prefixLength)."
                     + SiteZones.reverseZoneName(subnet.network.value, octets: 3)

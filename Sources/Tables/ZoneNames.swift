@@ -42,6 +42,28 @@ public enum ZoneNames {
     /// A fixed order for deterministic output.
     public static func order(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
 
+    /// `names` in `order`, sorting positions rather than the arrays themselves (moving arrays
+    /// retains and releases them on every step of the sort).
+    public static func sorted(_ names: [[UInt8]]) -> [[UInt8]] {
+        var positions = Array(names.indices)
+        names.withUnsafeBufferPointer { all in
+            positions.sort { left, right in
+                all[left].withUnsafeBufferPointer { a in
+                    all[right].withUnsafeBufferPointer { b in
+                        let common = min(a.count, b.count)
+                        var index = 0
+                        while index < common {
+                            if a[index] != b[index] { return a[index] < b[index] }
+                            index += 1
+                        }
+                        return a.count < b.count
+                    }
+                }
+            }
+        }
+        return positions.map { names[$0] }
+    }
+
     /// Presentation form, with a trailing dot.
     public static func text(_ name: [UInt8]) -> String {
         var out = ""

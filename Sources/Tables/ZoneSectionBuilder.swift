@@ -85,7 +85,9 @@ public struct ZoneSectionBuilder {
 
     struct Model {
         var apexes: [[UInt8]]
-        var nodes: [[UInt8]: Node] = [:]
+        var nodes = BytesDictionary<Node>()
+        /// Every owner in `ZoneNames.order`, once the model is complete.
+        var owners: [[UInt8]] = []
 
         /// What a query for `name` finds, exactly as `ZoneTable.resolve` does at run time.
         func find(_ name: [UInt8]) -> Found {
@@ -108,6 +110,49 @@ public struct ZoneSectionBuilder {
         }
     }
 
+    // MARK: Fingerprint and serial
+
+    /// Feeds everything the section is built from into `hasher`, in order: equal input makes
+    /// equal sections (the build is deterministic), so the region can tell whether a rack's
+    /// zones changed without building them.
+    public func fingerprint(into hasher: inout SHA256) {
+        var input: [UInt8] = []
+        input.reserveCapacity(zones.reduce(64) { $0 + $1.apex.count + $1.records.count * 32 })
+        func put(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { input += $0 } }
+        func put(_ bytes: [UInt8]) { put(UInt32(bytes.count)); input += bytes }
+        put(responsesPerSecond)
+        for list in [recursionAllowed, transferAllowed] {
+            put(UInt32(list.count))
+            for entry in list { put(entry.network.value); put(UInt32(entry.prefixLength)) }
+        }
+        put(UInt32(zones.count))
+        for zone in zones {
+            put(zone.apex)
+            put(UInt32(zone.records.count))
+            for record in zone.records {
+                put(record.owner)
+                put(UInt32(record.type))
+                put(record.ttl)
+                put(record.rdata)
+            }
+        }
+        hasher.update(input)
+    }
+
+    /// Sets every zone's SOA serial (the first of the SOA's five numbers): the region
+    /// fingerprints the zones with serial 0, then stamps the generation in before building.
+    public mutating func setSerial(_ serial: UInt32) {
+        for zone in zones.indices {
+            for index in zones[zone].records.indices where zones[zone].records[index].type == DNSType.soa.rawValue {
+                let count = zones[zone].records[index].rdata.count
+                guard count >= 20 else { continue }
+                for byte in 0..<4 {
+                    zones[zone].records[index].rdata[count - 20 + byte] = UInt8(truncatingIfNeeded: serial >> (24 - 8 * UInt32(byte)))
+                }
+            }
+        }
+    }
+
     // MARK: Building
 
     public func build() throws(ZoneBuildError) -> [UInt8] {
@@ -117,13 +162,24 @@ public struct ZoneSectionBuilder {
         return try layout.encode(self)
     }
 
+    private static func add(_ record: ZoneRecord, to node: inout Node) {
+        if let at = node.rrsets.firstIndex(where: { $0.type == record.type }) {
+            // RFC 2181 §5.2: one TTL per RRset; §5: duplicates are one record.
+            node.rrsets[at].ttl = min(node.rrsets[at].ttl, record.ttl)
+            if !node.rrsets[at].rdatas.contains(record.rdata) { node.rrsets[at].rdatas.append(record.rdata) }
+        } else {
+            node.rrsets.append(RRSet(type: record.type, ttl: record.ttl, rdatas: [record.rdata]))
+        }
+    }
+
     private func makeModel() throws(ZoneBuildError) -> Model {
         let apexes = zones.map { ZoneNames.lowercased($0.apex) }
         guard Set(apexes).count == apexes.count else { throw ZoneBuildError("a zone is listed twice") }
         var model = Model(apexes: apexes)
         // The zone of a name is the deepest apex above it, whichever definition listed it: the
         // first apex met walking up from the name (one hash lookup per label, not per zone).
-        let apexIndex = Dictionary(apexes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        var apexIndex = BytesDictionary<Int>()
+        for (index, apex) in apexes.enumerated() where apexIndex[apex] == nil { apexIndex[apex] = index }
         func zoneIndex(of name: [UInt8]) -> Int? {
             var current: [UInt8]? = name
             while let candidate = current {
@@ -140,15 +196,8 @@ public struct ZoneSectionBuilder {
                 }
                 // A parent zone's NS for a child zone we also serve is not a delegation here.
                 if record.type == DNSType.ns.rawValue, index != definitionIndex, owner == apexes[index] { continue }
-                var node = model.nodes[owner] ?? Node(zone: index)
-                if let at = node.rrsets.firstIndex(where: { $0.type == record.type }) {
-                    // RFC 2181 §5.2: one TTL per RRset; §5: duplicates are one record.
-                    node.rrsets[at].ttl = min(node.rrsets[at].ttl, record.ttl)
-                    if !node.rrsets[at].rdatas.contains(record.rdata) { node.rrsets[at].rdatas.append(record.rdata) }
-                } else {
-                    node.rrsets.append(RRSet(type: record.type, ttl: record.ttl, rdatas: [record.rdata]))
-                }
-                model.nodes[owner] = node
+                // In place: a copy of the node would copy its RRsets on every record added.
+                Self.add(record, to: &model.nodes[owner, default: Node(zone: index)])
             }
         }
         for apex in apexes {
@@ -164,8 +213,7 @@ public struct ZoneSectionBuilder {
             model.nodes[apex] = apexNode
         }
         // CNAME and other data (RFC 1034 §3.6.2), then empty non-terminals and delegations.
-        let owners = model.nodes.keys.sorted(by: ZoneNames.order)
-        for owner in owners {
+        for owner in ZoneNames.sorted(model.nodes.keys) {
             let node = model.nodes[owner]!
             if node.rrset(DNSType.cname.rawValue) != nil {
                 guard node.rrsets.count == 1, node.rrsets[0].rdatas.count == 1 else {
@@ -179,7 +227,8 @@ public struct ZoneSectionBuilder {
                 ancestor = ZoneNames.parent(of: name)
             }
         }
-        for owner in model.nodes.keys.sorted(by: ZoneNames.order) {
+        model.owners = ZoneNames.sorted(model.nodes.keys)
+        for owner in model.owners {
             let node = model.nodes[owner]!
             let apex = apexes[node.zone]
             // The top-most delegation at or above the name, below its apex.
@@ -198,15 +247,17 @@ public struct ZoneSectionBuilder {
     struct Layout {
         let model: Model
         var data: [UInt8] = []
-        var answerOffsets: [[UInt8]: UInt32] = [:]
-        var nameOffsets: [[UInt8]: UInt32] = [:]
+        var answerOffsets = BytesDictionary<UInt32>()
+        var nameOffsets = BytesDictionary<UInt32>()
         /// Where `data` will start in the section; answers are addressed from the section start.
         var dataBase: UInt32 = 0
 
         init(model: Model) { self.model = model }
 
         mutating func encode(_ builder: ZoneSectionBuilder) throws(ZoneBuildError) -> [UInt8] {
-            let owners = model.nodes.keys.sorted(by: ZoneNames.order)
+            let owners = model.owners
+            // Each node looked up once: the loops below walk this in owner order.
+            let ordered = owners.map { model.nodes[$0]! }
             let zoneCount = model.apexes.count
             // Every type some name has: the query types a CNAME's chain is pre-encoded for.
             var types = Set<UInt16>()
@@ -215,8 +266,7 @@ public struct ZoneSectionBuilder {
 
             // The fixed parts' sizes are known before the data, so data offsets are final.
             var entries: [(name: [UInt8], flags: UInt16, zone: Int, answers: [(UInt16, [UInt8])], fallback: [UInt8])] = []
-            for owner in owners {
-                let node = model.nodes[owner]!
+            for (owner, node) in zip(owners, ordered) {
                 var answers: [(UInt16, [UInt8])] = []
                 let fallback: [UInt8]
                 var flags: UInt16 = 0
@@ -261,8 +311,8 @@ public struct ZoneSectionBuilder {
             func put16(_ value: UInt16, _ at: Int) { out[at] = UInt8(truncatingIfNeeded: value); out[at + 1] = UInt8(value >> 8) }
 
             // Each zone's names, grouped once (a transfer lists only its own zone's).
-            var ownersByZone = [[[UInt8]]](repeating: [], count: zoneCount)
-            for owner in owners { ownersByZone[model.nodes[owner]!.zone].append(owner) }
+            var ownersByZone = [[Int]](repeating: [], count: zoneCount)
+            for (position, node) in ordered.enumerated() { ownersByZone[node.zone].append(position) }
             // Zones.
             for (i, apex) in model.apexes.enumerated() {
                 let at = zonesOffset + i * ZoneFormat.zoneSize
@@ -271,7 +321,7 @@ public struct ZoneSectionBuilder {
                 put32(UInt32(apex.count), at + 4)
                 put32(ZoneNames.soaField(soa, 0), at + 8)
                 put32(store(negativeAnswer(zone: i, rcode: 3)), at + 12)
-                let transfer = transferRecords(zone: i, owners: ownersByZone[i])
+                let transfer = transferRecords(zone: i, positions: ownersByZone[i], owners: owners, nodes: ordered)
                 put32(storeRaw(transfer), at + 16)
                 put32(UInt32(transfer.count), at + 20)
             }
@@ -456,15 +506,15 @@ public struct ZoneSectionBuilder {
         }
 
         /// The zone's records for AXFR (RFC 5936): SOA, everything else, SOA; owners written out.
-        /// `owners` are the zone's own names.
-        func transferRecords(zone: Int, owners: [[UInt8]]) -> [UInt8] {
+        /// `positions` are where the zone's own names are in `owners` (and their nodes in `nodes`).
+        func transferRecords(zone: Int, positions: [Int], owners: [[UInt8]], nodes: [Node]) -> [UInt8] {
             let apex = model.apexes[zone]
             let soa = model.nodes[apex]!.rrset(DNSType.soa.rawValue)!
             var answer = Answer()
             answer.add(0, owner: apex, soa)
-            for owner in owners {
-                let node = model.nodes[owner]!
-                for set in node.rrsets where !(owner == apex && set.type == DNSType.soa.rawValue) {
+            for position in positions {
+                let owner = owners[position]
+                for set in nodes[position].rrsets where !(owner == apex && set.type == DNSType.soa.rawValue) {
                     answer.add(0, owner: owner, set)
                 }
             }

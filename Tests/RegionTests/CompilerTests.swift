@@ -74,6 +74,38 @@ struct CompilerTests {
         }
     }
 
+    /// Every change stores a snapshot; the superseded ones beyond a few are deleted, and the
+    /// one a rack serves never is.
+    @Test func supersededSnapshotsArePruned() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, _) = try await populate(api)
+            _ = try compile(harness)
+            for index in 0..<(TablesCompiler.supersededSnapshotsKept + 3) {
+                _ = try await api.create("/records", #"{"domain_id": 1, "name": "r\#(index)", "type": "A", "value": "198.18.1.\#(index + 1)"}"#)
+                #expect(try compile(harness).published.map(\.rackID) == [Int64(rack)])
+            }
+            let connection = try PostgresConnection(harness.connectionString)
+            let stored = try connection.query("SELECT count(*) FROM table_snapshots").scalar.flatMap(Int.init)
+            #expect(stored == 1 + TablesCompiler.supersededSnapshotsKept)
+            // The served one is still there, and whole.
+            let served = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(served.snapshot.reservation(mac: Self.mac) != nil)
+        }
+    }
+
+    /// System ids come from a sequence through a bijection: never the same twice.
+    @Test func systemIDsAreUniqueAndLookRandom() async throws {
+        let harness = try await RegionHarness.make()
+        let connection = try PostgresConnection(harness.connectionString)
+        let ids = try connection.query("SELECT rackplane_next_system_id() FROM generate_series(1, 20000)").rows.compactMap { $0[0] }
+        #expect(ids.count == 20000)
+        #expect(Set(ids).count == 20000)
+        #expect(ids.allSatisfy { $0.count == 8 && $0.allSatisfy(\.isHexDigit) })
+        // Consecutive ids do not share their leading digits (they are not a visible counter).
+        #expect(ids[0].prefix(4) != ids[1].prefix(4))
+    }
+
     @Test func tablesEndpointsRefuseUnknownHashesAndRacks() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

@@ -8,6 +8,8 @@ public final class RegionMetrics: Sendable {
         var compileFailures = 0
         var generationsPublished = 0
         var lastGeneration: UInt64 = 0
+        var lastCompile = TablesCompiler.Timings()
+        var compileSeconds = 0.0
     }
 
     private struct RequestKey: Hashable, Comparable {
@@ -24,9 +26,13 @@ public final class RegionMetrics: Sendable {
         counters.withLock { $0.requests[RequestKey(method: method, status: status), default: 0] += 1 }
     }
 
-    func countCompile(published: [UInt64], failed: Bool) {
+    func countCompile(published: [UInt64], failed: Bool, timings: TablesCompiler.Timings? = nil) {
         counters.withLock { counters in
             counters.compiles += 1
+            if let timings {
+                counters.lastCompile = timings
+                counters.compileSeconds += timings.total.seconds
+            }
             if failed { counters.compileFailures += 1 }
             counters.generationsPublished += published.count
             counters.lastGeneration = max(counters.lastGeneration, published.max() ?? 0)
@@ -56,11 +62,28 @@ public final class RegionMetrics: Sendable {
             # HELP rackplane_region_tables_generation Highest table generation this process published.
             # TYPE rackplane_region_tables_generation gauge
             rackplane_region_tables_generation \(snapshot.lastGeneration)
+            # HELP rackplane_region_compile_seconds_total Time spent in compile passes.
+            # TYPE rackplane_region_compile_seconds_total counter
+            rackplane_region_compile_seconds_total \(snapshot.compileSeconds)
+            # HELP rackplane_region_last_compile_seconds The last compile pass, by phase (model read, fingerprint, build, store).
+            # TYPE rackplane_region_last_compile_seconds gauge
+            rackplane_region_last_compile_seconds{phase="model"} \(snapshot.lastCompile.model.seconds)
+            rackplane_region_last_compile_seconds{phase="fingerprint"} \(snapshot.lastCompile.fingerprint.seconds)
+            rackplane_region_last_compile_seconds{phase="build"} \(snapshot.lastCompile.build.seconds)
+            rackplane_region_last_compile_seconds{phase="store"} \(snapshot.lastCompile.store.seconds)
+            rackplane_region_last_compile_seconds{phase="total"} \(snapshot.lastCompile.total.seconds)
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
             # TYPE rackplane_region_db_connections gauge
             rackplane_region_db_connections \(openConnections)
 
             """
         return text
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for metrics and logs.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -132,7 +132,14 @@ public final class CompilerService: Service, Sendable {
             // A compile of a large model peaks at hundreds of MiB that glibc would keep; give it
             // back, as the rack does after compiling a site file.
             malloc_trim(0)
-            metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty)
+            metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
+            let timings = report.timings
+            func ms(_ duration: Duration) -> String { String(Int((duration.seconds * 1000).rounded())) }
+            logger.info("compile pass", metadata: [
+                "published": "\(report.published.count)", "failed": "\(report.failed.count)",
+                "model_ms": "\(ms(timings.model))", "fingerprint_ms": "\(ms(timings.fingerprint))",
+                "build_ms": "\(ms(timings.build))", "store_ms": "\(ms(timings.store))", "total_ms": "\(ms(timings.total))",
+            ])
             for (rack, reason) in report.failed {
                 logger.error("rack tables did not compile; the rack keeps its previous tables", metadata: ["rack": "\(rack)", "reason": "\(reason)"])
             }

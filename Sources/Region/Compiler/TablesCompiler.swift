@@ -20,40 +20,65 @@ public struct TablesCompiler: Sendable {
         public var published: [PublishedTables] = []
         /// Racks whose model did not compile (they keep their previous tables), with the reason.
         public var failed: [Int64: String] = [:]
+        /// Where the pass spent its time.
+        public var timings = Timings()
+    }
+
+    /// Wall-clock time per phase of one pass, summed over the racks.
+    public struct Timings: Sendable {
+        /// Reading the model from PostgreSQL.
+        public var model: Duration = .zero
+        /// Turning the model into each rack's site and fingerprinting it.
+        public var fingerprint: Duration = .zero
+        /// Building and validating the snapshots that changed.
+        public var build: Duration = .zero
+        /// Storing, recording and announcing them.
+        public var store: Duration = .zero
+        public var total: Duration { model + fingerprint + build + store }
     }
 
     /// Compiles every rack on `connection`.
     public func compileAll(on connection: PostgresConnection) throws -> Report {
         try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
+        let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
         // than the one another region's compile just published.
         return try connection.transaction(isolation: .repeatableRead) { connection in
-            let model = try Self.loadModel(on: connection)
             var report = Report()
-            for rack in try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows {
+            var mark = clock.now
+            func lap() -> Duration {
+                let now = clock.now
+                defer { mark = now }
+                return now - mark
+            }
+            let model = try Self.loadModel(on: connection)
+            let racks = try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows
+            report.timings.model += lap()
+            for rack in racks {
                 let rackID = try rack.integer("id")
                 let site = RackSiteBuilder.site(forRack: rackID, model: model)
                 let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
                 // The content without generation or time: equal fingerprints mean equal tables.
-                var unstamped = SiteCompiler.builder(for: site)
-                unstamped.zones = (try? SiteZones.builder(for: site, serial: 0, leases: leases).build()) ?? []
-                let fingerprint = Secrets.hex(SHA256.hash(unstamped.build(generation: 0, createdAt: 0)))
+                let prepared = SiteCompiler.prepare(site, leases: leases)
+                let fingerprint = Secrets.hex(prepared.fingerprint())
+                report.timings.fingerprint += lap()
                 if fingerprint == rack["tables_fingerprint"] { continue }
                 let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
                 let bytes: [UInt8]
                 do {
-                    bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970),
-                                                     leases: leases)
+                    bytes = try SiteCompiler.compile(prepared, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
                 } catch {
                     report.failed[rackID] = "\(error)"
+                    report.timings.build += lap()
                     continue
                 }
                 let digest = Secrets.hex(SHA256.hash(bytes))
+                report.timings.build += lap()
                 try connection.query("""
-                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, decode($3, 'hex'))
+                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
                     ON CONFLICT (sha256) DO NOTHING
-                    """, [digest, String(generation), Secrets.hex(bytes)])
+                    """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
                 try connection.query("""
                     UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
                     WHERE id = $1::bigint
@@ -62,9 +87,30 @@ public struct TablesCompiler: Sendable {
                 let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
                 try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
                 report.published.append(announcement)
+                report.timings.store += lap()
+            }
+            if !report.published.isEmpty {
+                try Self.pruneSnapshots(on: connection)
+                report.timings.store += lap()
             }
             return report
         }
+    }
+
+    /// Superseded snapshots kept besides those the racks serve: a rack still downloading one
+    /// finishes; older ones are deleted (one per write would otherwise pile up: 1,000 writes to
+    /// a 100k-machine model are 14 GB).
+    static let supersededSnapshotsKept = 4
+
+    static func pruneSnapshots(on connection: PostgresConnection) throws {
+        try connection.query("""
+            DELETE FROM table_snapshots t
+            WHERE NOT EXISTS (SELECT 1 FROM rack_controllers r WHERE r.tables_sha256 = t.sha256)
+              AND t.sha256 NOT IN (
+                SELECT s.sha256 FROM table_snapshots s
+                WHERE NOT EXISTS (SELECT 1 FROM rack_controllers r WHERE r.tables_sha256 = s.sha256)
+                ORDER BY s.generation DESC LIMIT $1::int)
+            """, [String(Self.supersededSnapshotsKept)])
     }
 
     /// Reads what the racks serve, IPv4 only (the rack's DHCP is DHCPv4).
@@ -130,10 +176,7 @@ public struct TablesCompiler: Sendable {
 
     /// The snapshot with `sha256`, if it exists.
     public static func snapshot(sha256: String, on connection: PostgresConnection) throws -> [UInt8]? {
-        guard let hex = try connection.query("SELECT encode(bytes, 'hex') FROM table_snapshots WHERE sha256 = $1", [sha256]).scalar else {
-            return nil
-        }
-        return HexDecoding.bytes(hex)
+        try connection.bytes("SELECT bytes FROM table_snapshots WHERE sha256 = $1", [sha256])
     }
 }
 

@@ -45,6 +45,63 @@ public final class PostgresConnection: @unchecked Sendable {
         return try PostgresResult(consuming: result, connection: handle)
     }
 
+    /// A statement parameter: text (PostgreSQL parses it by the column's type) or raw bytes
+    /// (`bytea` in binary form: a table snapshot goes in as it is, not as a hex string twice its
+    /// size that the server decodes again).
+    public enum Parameter: Sendable {
+        case text(String?)
+        case bytes([UInt8])
+    }
+
+    /// Runs one statement with `$1…$n` bound to `parameters`, each in its own form.
+    @discardableResult
+    public func query(_ sql: String, parameters: [Parameter]) throws(PostgresError) -> PostgresResult {
+        let arrays: [[UInt8]?] = parameters.map { parameter in
+            switch parameter {
+            case .text(let text): text.map { Array($0.utf8) + [0] }
+            case .bytes(let bytes): bytes
+            }
+        }
+        let lengths = arrays.map { Int32($0?.count ?? 0) }
+        let formats: [Int32] = parameters.map { if case .bytes = $0 { 1 } else { 0 } }
+        let result = withBytePointers(arrays) { pointers in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, lengths, formats, 0)
+        }
+        return try PostgresResult(consuming: result, connection: handle)
+    }
+
+    /// The first column of the first row in binary form (a `bytea` as its bytes), nil for no row
+    /// or NULL.
+    public func bytes(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> [UInt8]? {
+        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let values = copies.map { UnsafePointer($0) }
+        let result = values.withUnsafeBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 1)
+        }
+        return try PostgresResult.firstBinaryValue(consuming: result, connection: handle)
+    }
+
+    /// Calls `body` with a C array of pointers to `arrays`' storage (nil for a nil array, SQL
+    /// NULL). Each array stays pinned while its pointer is in use: one nested closure per array.
+    private func withBytePointers<R>(_ arrays: [[UInt8]?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        var pointers: [UnsafePointer<CChar>?] = []
+        pointers.reserveCapacity(arrays.count)
+        func pin(_ index: Int) -> R {
+            guard index < arrays.count else { return pointers.withUnsafeBufferPointer { body($0.baseAddress) } }
+            guard let array = arrays[index] else {
+                pointers.append(nil)
+                return pin(index + 1)
+            }
+            return array.withUnsafeBytes { raw in
+                // An empty value still needs a non-null pointer: null means SQL NULL.
+                pointers.append(raw.baseAddress?.assumingMemoryBound(to: CChar.self) ?? UnsafePointer(bitPattern: 1))
+                return pin(index + 1)
+            }
+        }
+        return pin(0)
+    }
+
     /// Runs a script of several statements without parameters (migrations only: `PQexecParams`
     /// accepts one statement at a time).
     public func execute(script: String) throws(PostgresError) {

@@ -35,6 +35,20 @@ public struct PostgresResult: Sendable {
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
+    /// The first value of a result requested in binary form, copied out; nil for no row or NULL.
+    static func firstBinaryValue(consuming result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) -> [UInt8]? {
+        guard let result else {
+            throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK else { throw Self.error(from: result, connection: connection) }
+        guard PQntuples(result) > 0, PQnfields(result) > 0, PQgetisnull(result, 0, 0) == 0, let value = PQgetvalue(result, 0, 0) else {
+            return nil
+        }
+        return Array(UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(result, 0, 0))))
+    }
+
     /// The fields of a failed result; the letters are libpq's `PG_DIAG_*` codes, which Swift does
     /// not import (they are character-literal macros).
     private static func error(from result: OpaquePointer, connection: OpaquePointer) -> PostgresError {

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Site
+import Tables
+import Wire
+
+// Compiles a synthetic site the shape of the region benchmark's large model — 198.18.0.0/15 as
+// 32 /20 subnets, N machines with a static address each, N A records in the default domain —
+// and prints where the time goes, phase by phase.
+//
+//   tables-profile [machines] [records] [passes]
+
+let arguments = CommandLine.arguments
+let machineCount = arguments.count > 1 ? Int(arguments[1]) ?? 100_000 : 100_000
+let recordCount = arguments.count > 2 ? Int(arguments[2]) ?? machineCount : machineCount
+let passes = arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3
+
+func seconds(_ duration: Duration) -> String {
+    let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return String(Int((value * 1000).rounded())) + " ms"
+}
+
+let perSubnet = (machineCount + 31) / 32
+var subnets: [SiteSubnet] = []
+for index in 0..<32 {
+    let network = IPv4Address(198, 18 + UInt8(index / 16), UInt8(index % 16) * 16, 0)
+    subnets.append(SiteSubnet(
+        network: network, prefixLength: 20, gateway: IPv4Address(network.value + 1),
+        pools: index == 0 ? [SiteRange(start: IPv4Address(network.value + 4000), end: IPv4Address(network.value + 4090))] : []))
+}
+var machines: [SiteMachine] = []
+machines.reserveCapacity(machineCount)
+for k in 0..<machineCount {
+    let subnet = subnets[k / perSubnet]
+    let mac = MACAddress(0x0ABE_0000_0000 | UInt64(k))
+    machines.append(SiteMachine(
+        hostname: "m" + String(k), mac: mac, ip: IPv4Address(subnet.network.value + 10 + UInt32(k % perSubnet)), arch: "amd64"))
+}
+var records: [SiteRecord] = []
+records.reserveCapacity(recordCount)
+for k in 0..<recordCount {
+    records.append(SiteRecord(name: "r" + String(k), type: "A", value: "10.\(k >> 16 & 255).\(k >> 8 & 255).\(k & 255)"))
+}
+let site = SiteConfiguration(domain: "maas", subnets: subnets, machines: machines, records: records)
+
+let clock = ContinuousClock()
+for pass in 1...passes {
+    var mark = clock.now
+    func lap() -> String {
+        let now = clock.now
+        defer { mark = now }
+        return seconds(now - mark)
+    }
+    var builder = SiteCompiler.builder(for: site)
+    let dhcp = lap()
+    let zoneBuilder = SiteZones.builder(for: site, serial: 1)
+    let assemble = lap()
+    builder.zones = (try? zoneBuilder.build()) ?? []
+    let zones = lap()
+    let bytes = builder.build(generation: 1, createdAt: 0)
+    let build = lap()
+    let snapshot = try TableSnapshot(bytes)
+    let validate = lap()
+    print("pass \(pass): dhcp builder \(dhcp), zone records \(assemble), zone section \(zones) (\(builder.zones.count) B), "
+        + "snapshot \(build) (\(bytes.count) B), open+verify \(validate), generation \(snapshot.generation)")
+}
