@@ -18,6 +18,8 @@ struct HTTPServiceSettings {
     /// One info line per request through the rack's log. Off by default: the hot path logs
     /// nothing unless asked.
     var accessLog = false
+    /// Serve from here rather than the tables' files root (`RackOptions.filesRoot`).
+    var filesRoot: String?
     /// Our address for `{http}` in boot configs when neither the boot profile nor the subnet
     /// names a next-server and the request's Host is not an address (`--address`).
     var address: IPv4Address?
@@ -88,6 +90,7 @@ final class HTTPService: RackService, @unchecked Sendable {
         var settings = HTTPServiceSettings()
         settings.port = options.httpPort
         settings.accessLog = options.accessLog
+        settings.filesRoot = options.effectiveFilesRoot
         settings.address = options.address
         var templates = BootTemplates.standard
         templates.httpPort = options.httpPort
@@ -124,7 +127,7 @@ final class HTTPService: RackService, @unchecked Sendable {
     private func tablesChanged(ring: RingContext) {
         snapshot = tables.snapshot
         generation = snapshot.generation
-        let wanted = String(decoding: snapshot.filesRoot, as: UTF8.self)
+        let wanted = settings.filesRoot ?? String(decoding: snapshot.filesRoot, as: UTF8.self)
         if wanted != rootPath {
             rootPath = wanted
             root = nil

@@ -28,6 +28,15 @@ public struct RackOptions: Sendable {
     /// One info line per image-HTTP request (off: the hot path logs nothing by default).
     public var accessLog = false
     public var backend: EngineBackend?
+    /// Where TFTP and HTTP serve files from, instead of the tables' `files` (`--files`). A
+    /// connected rack defaults to `STATE_DIR/files`, where its image cache links the region's
+    /// boot files.
+    public var filesRoot: String?
+
+    /// The files root in effect: the option, else a connected rack's own, else the tables'.
+    public var effectiveFilesRoot: String? {
+        filesRoot ?? (regionURL == nil ? nil : stateDirectory + "/files")
+    }
 
     public init(sitePath: String, stateDirectory: String) {
         self.sitePath = sitePath
@@ -67,7 +76,8 @@ public final class Rack {
         let snapshot: TableSnapshot
         if let url = options.regionURL {
             let link = try RegionLink(url: url, secret: options.regionSecret ?? "", name: options.rackName,
-                                      stateDirectory: options.stateDirectory, durableSequence: durable, log: log)
+                                      stateDirectory: options.stateDirectory, filesRoot: options.effectiveFilesRoot ?? options.stateDirectory + "/files",
+                                      durableSequence: durable, log: log)
             region = link
             source = nil
             snapshot = try link.initialSnapshot()
@@ -86,7 +96,7 @@ public final class Rack {
         dhcp = DHCPService(tables: tables, journal: journal, interface: interface, address: options.address, port: options.dhcpPort,
                            durableMark: durable, log: log)
         let metrics = MetricsService(port: options.metricsPort)
-        let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, log: log) }
+        let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, filesRoot: options.effectiveFilesRoot, log: log) }
         let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
         let dns = options.dnsPort == 0 ? [] : (0..<max(1, options.threads)).map { [tables] _ in
             DNSService(tables: tables, port: options.dnsPort, log: log)
@@ -103,9 +113,9 @@ public final class Rack {
                         log: { log.info($0) }) { index in
             handlers[index]
         }
-        metrics.render = { [dhcp, tables, tftp, http, dns, weak engine] in
+        metrics.render = { [dhcp, tables, tftp, http, dns, region, weak engine] in
             MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)
-                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns)
+                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns) + (region?.images.renderMetrics() ?? "")
         }
     }
 

@@ -40,6 +40,8 @@ final class TFTPService: RackService, @unchecked Sendable {
 
     let tables: TableStore
     let port: UInt16
+    /// Serves from here rather than the tables' files root (`RackOptions.filesRoot`).
+    let filesRootOverride: String?
     let log: RackLog
     let counters = TFTPCounters()
     let limits = TFTPTransferLimits.ipv4(pathMTU: TFTPService.pathMTU)
@@ -62,8 +64,9 @@ final class TFTPService: RackService, @unchecked Sendable {
     private let pathBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: TFTPPathResolver.maximumPathLength + 1, alignment: 1)
     private let renderBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
 
-    init(tables: TableStore, port: UInt16, log: RackLog) {
+    init(tables: TableStore, port: UInt16, filesRoot: String? = nil, log: RackLog) {
         self.tables = tables
+        self.filesRootOverride = filesRoot
         self.port = port
         self.log = log
         snapshot = tables.snapshot
@@ -406,8 +409,8 @@ final class TFTPService: RackService, @unchecked Sendable {
     /// Opens the files root the tables name: at start and on every new generation, so a reload
     /// also picks up a root directory that was replaced under the same path.
     private func openRoot() {
-        let wanted = String(decoding: snapshot.filesRoot, as: UTF8.self)
-        resolver = TFTPPathResolver(rootPath: snapshot.filesRoot)
+        let wanted = filesRootOverride ?? String(decoding: snapshot.filesRoot, as: UTF8.self)
+        resolver = TFTPPathResolver(rootPath: Array(wanted.utf8))
         let changed = root?.path != wanted
         root = wanted.isEmpty ? nil : FilesRoot(path: wanted)
         guard ringIndex == 0 else { return }

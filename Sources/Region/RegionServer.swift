@@ -63,6 +63,7 @@ public struct RegionServer {
         let store = RegionStore(pool: pool)
         let applied = try await pool.withConnection { try Migrations.apply(on: $0) }
         if !applied.isEmpty { logger.info("schema migrated", metadata: ["versions": "\(applied)"]) }
+        try await pool.withConnection { try BootFileRoutes.deleteAbandonedUploads(on: $0) }
 
         if let token = try await store.bootstrapAdmin() {
             try state.write(token + "\n", to: StateDirectory.adminTokenFile)

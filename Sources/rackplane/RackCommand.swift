@@ -64,6 +64,9 @@ struct RackCommand: ParsableCommand {
     @Option(help: "io_uring, epoll or memory (default: io_uring where the kernel allows it).")
     var backend: String?
 
+    @Option(help: "Serve TFTP and HTTP files from this directory instead of the site file's `files` (connected mode default: STATE_DIR/files, where the region's boot files are linked).")
+    var files: String?
+
     func validate() throws {
         guard (site == nil) != (region == nil) else {
             throw ValidationError("give either --site FILE (standalone) or --region URL --secret S (connected)")
@@ -89,6 +92,7 @@ struct RackCommand: ParsableCommand {
         options.dnsPort = dnsPort
         options.coalesceMicroseconds = coalesceUs
         options.accessLog = accessLog
+        options.filesRoot = files
         if let backend {
             guard let chosen = EngineBackend(rawValue: backend) else { throw ValidationError("--backend must be io_uring, epoll or memory") }
             options.backend = chosen

@@ -47,6 +47,20 @@ struct RegionHTTPClient {
         return Response(status: status, headers: responseHeaders, body: body)
     }
 
+    /// A GET whose body goes to `sink` piece by piece as it arrives: a boot image never sits
+    /// in memory whole. Throws for any status but 200, or if the body ends early.
+    func download(_ path: String, headers: [(String, String)], sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let connection = try Connection(host: host, port: port, timeout: timeout)
+        defer { connection.close() }
+        try connection.send("GET", path, host: "\(host):\(port)", headers: headers, body: [])
+        let (status, responseHeaders) = try connection.readHead()
+        guard status == 200 else {
+            let body = (try? connection.readBody(headers: responseHeaders, limit: 64 << 10)) ?? []
+            throw Failure(description: "GET \(path): HTTP \(status) \(String(decoding: body, as: UTF8.self))")
+        }
+        try connection.streamBody(headers: responseHeaders, sink)
+    }
+
     /// A long-lived GET: calls `line` for every line of the (chunked or plain) body until the
     /// server closes, a read times out (`idle` seconds without even a keep-alive), or `line`
     /// returns false.
@@ -207,6 +221,32 @@ struct RegionHTTPClient {
             let data = try readExactly(size)
             _ = try readLine()
             return data
+        }
+
+        /// The body, handed to `sink` in the pieces it arrives in.
+        func streamBody(headers: [(String, String)], _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+            if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+                var remaining = length
+                while remaining > 0 {
+                    if buffer.isEmpty, try !fill() { throw Failure(description: "connection closed \(remaining) bytes before the end of the body") }
+                    let take = min(remaining, buffer.count)
+                    try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+                    buffer.removeSubrange(0..<take)
+                    remaining -= take
+                }
+                return
+            }
+            if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
+                while let chunk = try readChunk() { try chunk.withUnsafeBytes { try sink($0) } }
+                return
+            }
+            while true {
+                if !buffer.isEmpty {
+                    try buffer.withUnsafeBytes { try sink($0) }
+                    buffer.removeAll(keepingCapacity: true)
+                }
+                guard try fill() else { return }
+            }
         }
 
         func readBody(headers: [(String, String)], limit: Int) throws -> [UInt8] {

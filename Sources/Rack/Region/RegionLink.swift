@@ -9,7 +9,9 @@ import Wire
 /// verify, persist and swap it in; and report leases back in batches keyed by the lease
 /// journal's sequence numbers, so a retry never duplicates and a region outage loses nothing.
 ///
-/// Everything here runs on two threads of its own, never on a ring. When the region is away
+/// It also keeps the image cache (`ImageCache`) in line with the region's boot files.
+///
+/// Everything here runs on threads of its own, never on a ring. When the region is away
 /// the rack serves its last snapshot and retries with backoff (1 s doubling to 30 s).
 public final class RegionLink: @unchecked Sendable {
     let client: RegionHTTPClient
@@ -26,13 +28,18 @@ public final class RegionLink: @unchecked Sendable {
     /// The lease journal's durable sequence, published by the DHCP ring after each commit.
     let durableSequence: JournalMark
     let connected = Atomic<Bool>(false)
+    /// The region's boot files, kept under the state directory and linked into the files root.
+    let images: ImageCache
+    /// How often the boot file list is asked for (it is small; a file appears within this).
+    static let imageSyncSeconds: Double = 5
 
     static let maxBackoff: Double = 30
     /// The region sends a keep-alive at least this often; silence for 3× means a dead link.
     static let keepAliveSeconds = 15
 
-    public init(url: String, secret: String, name: String, stateDirectory: String, durableSequence: JournalMark,
+    public init(url: String, secret: String, name: String, stateDirectory: String, filesRoot: String, durableSequence: JournalMark,
                 log: RackLog) throws {
+        images = ImageCache(cacheDirectory: stateDirectory + "/images", filesRoot: filesRoot, log: log)
         client = try RegionHTTPClient(url: url)
         self.secret = secret
         self.name = name
@@ -79,6 +86,9 @@ public final class RegionLink: @unchecked Sendable {
         let leases = Thread { [self] in reportLeases() }
         leases.name = "region-leases"
         leases.start()
+        let images = Thread { [self] in syncImages() }
+        images.name = "region-images"
+        images.start()
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }
@@ -173,6 +183,37 @@ public final class RegionLink: @unchecked Sendable {
         }
     }
 
+
+    // MARK: Boot files
+
+    /// Every few seconds: the region's list of boot files, and whatever of it is not cached yet.
+    private func syncImages() {
+        var delay = Self.imageSyncSeconds
+        while !stopping.load(ordering: .relaxed) {
+            if enrolment.withLock({ $0 }) != nil {
+                do {
+                    let response = try client.request("GET", "/api/v1/rack/boot-files", headers: authorization)
+                    guard response.status == 200 else {
+                        throw RegionHTTPClient.Failure(description: "boot files: HTTP \(response.status) \(response.text)")
+                    }
+                    let listing = try JSONDecoder().decode(ImageCache.Listing.self, from: Data(response.body))
+                    images.sync(listing.files) { entry, sink in
+                        try client.download("/api/v1/rack/boot-files/\(entry.sha256)", headers: authorization, sink: sink)
+                    }
+                    delay = Self.imageSyncSeconds
+                } catch {
+                    log.error("region: \(error); the image cache keeps what it has, retrying in \(Int(delay)) s")
+                    delay = min(delay * 2, Self.maxBackoff)
+                }
+            }
+            // Sleep in short steps so that a stop is not held up.
+            var slept = 0.0
+            while slept < delay, !stopping.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: 0.25)
+                slept += 0.25
+            }
+        }
+    }
 
     // MARK: Leases
 

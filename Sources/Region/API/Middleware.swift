@@ -45,7 +45,8 @@ struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = RegionRequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let declared = request.headers[.contentLength], let length = Int(declared), length > RegionAPI.maximumBodySize {
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > RegionAPI.maximumBodySize,
+           !(request.method == .put && RegionAPI.isUploadPath(request.uri.path)) {
             throw APIError(.contentTooLarge, "request body larger than \(RegionAPI.maximumBodySize) bytes")
         }
         return try await next(request, context)

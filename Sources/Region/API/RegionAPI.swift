@@ -42,6 +42,7 @@ public enum RegionAPI {
         AccessRoutes(store: store).register(on: api)
         RackTablesRoutes(store: store).register(on: api)
         RackProtocolRoutes(store: store, announcer: announcer, keepalive: streamKeepalive).register(on: api)
+        BootFileRoutes(store: store).register(on: api)
         return router
     }
 
@@ -50,6 +51,13 @@ public enum RegionAPI {
         let text = context.parameters.get("id") ?? ""
         guard let number = Int64(text), number > 0 else { throw APIError.notFound(objectType, text) }
         return String(number)
+    }
+
+    /// `/api/v1/boot-resources/{id}/files/{kind}`: file uploads, streamed, not held to the
+    /// JSON body limit.
+    static func isUploadPath(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        return parts.count == 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "boot-resources" && parts[4] == "files"
     }
 
     /// `/api/v1/rack/…`: enrolment, the announcement stream, lease reports.
