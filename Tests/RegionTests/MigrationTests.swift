@@ -31,7 +31,8 @@ struct MigrationTests {
         #expect(try connection.query("SELECT count(*) FROM schema_migrations").scalar == String(Migrations.all.count))
     }
 
-    /// Every NNN_name.sql in the folder is listed, numbered 1, 2, 3… without gaps.
+    /// Every NNN_name.sql in the folder is listed, numbered in rising order (a number may be
+    /// missing while the branch that holds it is not merged).
     @Test func listMatchesTheMigrationsFolder() throws {
         let folder = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -39,7 +40,9 @@ struct MigrationTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         let listed = Migrations.all.map { String(format: "%03d_%@.sql", $0.version, $0.name) }
         #expect(files == listed)
-        #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
+        let versions = Migrations.all.map(\.version)
+        #expect(versions.first == 1)
+        #expect(zip(versions, versions.dropFirst()).allSatisfy { $0 < $1 })
     }
 
     @Test func statementErrorsCarrySQLStateAndConstraint() throws {

@@ -15,6 +15,8 @@ public enum Migrations {
         Migration(version: 2, name: "rack_protocol", sql: String(decoding: PackageResources._02_rack_protocol_sql, as: UTF8.self)),
         Migration(version: 3, name: "static_outside_dynamic", sql: String(decoding: PackageResources._03_static_outside_dynamic_sql, as: UTF8.self)),
         Migration(version: 4, name: "lease_names_recompile", sql: String(decoding: PackageResources._04_lease_names_recompile_sql, as: UTF8.self)),
+        // 5 is taken by a migration on another branch (the compiler's).
+        Migration(version: 6, name: "web_sessions", sql: String(decoding: PackageResources._06_web_sessions_sql, as: UTF8.self)),
     ]
 
     /// Any 64-bit number, the same in every region process: the advisory lock that makes
