@@ -83,6 +83,10 @@ struct AccessRoutes: Sendable {
             return Response(status: .noContent)
         }
 
+        group.get("whoami") { _, context in
+            let identity = try context.requireIdentity()
+            return JSONBody.response(status: .ok, encoding: ["username": identity.name, "role": identity.role.rawValue])
+        }
         group.get("events") { request, _ in
             let limit = try Self.limit(request)
             return JSONBody.response(status: .ok, json: try await store.eventsJSON(.init(limit: limit)))
