@@ -61,12 +61,13 @@ struct WebRoutes: Sendable {
 
     static let forwardedProto = HTTPFields.Element.Name("X-Forwarded-Proto")!
 
-    /// The stylesheet and the script, compiled in.
+    /// The stylesheet, the script and the icon, compiled in.
     static func staticFile(_ name: String) throws -> Response {
         let file: (bytes: [UInt8], type: String)
         switch name {
         case "app.css": file = (PackageResources.app_css, "text/css; charset=utf-8")
         case "app.js": file = (PackageResources.app_js, "text/javascript; charset=utf-8")
+        case "favicon.svg": file = (PackageResources.favicon_svg, "image/svg+xml")
         default: throw APIError(.notFound, "no static file \(name)")
         }
         return Response(
