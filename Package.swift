@@ -81,6 +81,8 @@ let package = Package(
             dependencies: [
                 "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The daemons' settings files (/etc/rackplane/*.yaml).
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -28,17 +28,22 @@ def free_port() -> int:
 
 
 class RegionProcess:
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="rackplane-region-", dir="/tmp")
+    """`argv` replaces the default --state-dir/--listen flags (a settings file, say), `prefix`
+    runs the region through another program (setpriv), `port` is where it will listen."""
+
+    def __init__(self, root: str | None = None, argv: list[str] | None = None, prefix: list[str] | None = None,
+                 port: int | None = None, env: dict | None = None):
+        self.root = root or tempfile.mkdtemp(prefix="rackplane-region-", dir="/tmp")
         os.chmod(self.root, 0o755)
         self.state = os.path.join(self.root, "region")
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(self.root, "region.log")
-        self.log = open(self.log_path, "w+")
+        self.log = open(self.log_path, "a+")
+        arguments = argv if argv is not None else ["--state-dir", self.state, "--listen", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(
-            [RACKPLANE, "region", "--state-dir", self.state, "--listen", f"127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [*(prefix or []), RACKPLANE, "region", *arguments],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 90
         while True:
@@ -49,8 +54,9 @@ class RegionProcess:
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                log = open(self.log_path).read()
                 self.stop()
-                raise RuntimeError("region did not start:\n" + open(self.log_path).read())
+                raise RuntimeError("region did not start:\n" + log)
             time.sleep(0.2)
         self.token = open(os.path.join(self.state, "admin-token")).read().strip()
         self.secret = open(os.path.join(self.state, "rack-secret")).read().strip()
@@ -77,9 +83,10 @@ class RegionProcess:
         assert status == 200, f"POST {path}: {status} {reply}"
         return reply
 
-    def stop(self) -> int | None:
-        code = None
-        if self.process.poll() is None:
+    def stop(self, remove: bool = True) -> int | None:
+        """SIGTERM (the region stops its cluster), then the state goes unless `remove` is False."""
+        code = self.process.poll()
+        if code is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 code = self.process.wait(timeout=60)
@@ -87,7 +94,8 @@ class RegionProcess:
                 self.process.kill()
                 code = self.process.wait()
         self.log.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
         return code
 
 
