@@ -159,6 +159,10 @@ struct WebUITests {
                 #expect(try await browser.get(path).status == 200, "\(path)")
             }
             #expect(try await browser.get("/ui/machines/424242").status == 404)
+            let unknown = try await browser.get("/ui/no/such/page")
+            #expect(unknown.status == 404)
+            #expect(unknown.html.contains("no page /ui/no/such/page"))
+            #expect(try await browser.get("/ui").location == "/ui/machines")
             #expect(try await browser.get("/ui/subnets/x").status == 404)
             #expect(try await browser.get("/ui/events?limit=0").status == 400)
 

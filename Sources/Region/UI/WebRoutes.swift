@@ -31,6 +31,8 @@ struct WebRoutes: Sendable {
         ui.get("dns") { _, context in try await network.dns(context) }
         ui.get("boot-resources") { _, context in try await network.bootResources(context) }
         ui.get("events") { request, context in try await network.events(request, context) }
+        // Anything else under /ui: a page of ours saying so (the API's 404 is JSON).
+        ui.get("**") { request, _ -> Response in throw APIError(.notFound, "no page \(request.uri.path)") }
     }
 
     /// Checks the token and opens a session: an HttpOnly, SameSite=Strict cookie scoped to
