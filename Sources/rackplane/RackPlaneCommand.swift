@@ -9,7 +9,7 @@ struct RackPlaneCommand: AsyncParsableCommand {
             RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self,
             // The API client (docs/cli.md).
             LoginCommand.self, MachinesCommand.self, SubnetsCommand.self, RangesCommand.self, RecordsCommand.self,
-            RacksCommand.self, EventsCommand.self,
+            RacksCommand.self, EventsCommand.self, FabricsCommand.self, VLANsCommand.self,
         ]
     )
 }

@@ -199,6 +199,25 @@ def test_subnets_ranges_records_racks_and_events(region, config_home):
     assert cli(config_home, "events", "--limit", "0").returncode == 1
 
 
+def test_fabrics_and_vlans_give_a_new_region_its_network(region, config_home):
+    logged_in(region, config_home)
+    fabric = cli(config_home, "fabrics", "create", "fabric-9", "--description", "lab", "--json")
+    assert fabric.returncode == 0, fabric.stderr
+    vlan = cli(config_home, "vlans", "create", "--fabric", "fabric-9", "--vid", "0", "--dhcp-on", "--primary-rack", "rack-a",
+               "--secondary-rack", "rack-b", "--json")
+    assert vlan.returncode == 0, vlan.stderr
+    created = json.loads(vlan.stdout)
+    assert created["dhcp_on"] is True and created["primary_rack_id"] == region.ids["rack_a"]
+    listed = cli(config_home, "vlans")
+    row = next(line for line in listed.stdout.splitlines() if line.split()[0] == str(created["id"]))
+    assert row.split() == [str(created["id"]), "fabric-9", "0", "-", "1500", "yes", "rack-a", "rack-b"]
+    assert "fabric-9" in cli(config_home, "fabrics").stdout
+    refused = cli(config_home, "vlans", "create", "--fabric", "fabric-9", "--vid", "5", "--dhcp-on")
+    assert refused.returncode == 1 and "dhcp_on needs a primary_rack_id" in refused.stderr
+    assert "no rack named rack-z" in cli(config_home, "vlans", "create", "--fabric", "fabric-9", "--vid", "6", "--primary-rack", "rack-z").stderr
+    assert cli(config_home, "vlans", "delete", str(created["id"])).returncode == 0
+
+
 def test_read_only_token_reads_but_cannot_write(region, config_home):
     region.create("/users", {"username": "viewer", "role": "read-only"})
     token = region.create("/tokens", {"username": "viewer"})["token"]

@@ -86,7 +86,7 @@ struct SubnetsCommand: AsyncParsableCommand {
     struct Create: ClientCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a subnet on a VLAN.")
         @Argument(help: "The network, e.g. 198.18.0.0/24.") var cidr: String
-        @Option(help: "The VLAN's id.") var vlanId: String
+        @Option(help: "The VLAN's id (`rackplane vlans` lists them).") var vlanId: String
         @Option(help: "A name.") var name: String?
         @Option(help: "The gateway (inside the subnet).") var gateway: String?
         @Option(help: "A DNS server for DHCP clients (repeatable).") var dnsServer: [String] = []
