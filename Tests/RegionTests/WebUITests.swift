@@ -138,6 +138,8 @@ struct WebUITests {
             #expect(try await browser.get("/ui/static/app.css").status == 200)
 
             #expect(try await browser.login("rp_not-a-token").status == 401)
+            // Another site's page may not log this browser in, whatever the token.
+            #expect(try await browser.post("/ui/login", [("token", harness.adminToken)], origin: "http://evil.example").status == 403)
             #expect(browser.cookie == nil)
             let login = try await browser.login(harness.adminToken)
             #expect(login.status == 303)

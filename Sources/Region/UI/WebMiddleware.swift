@@ -16,17 +16,16 @@ struct WebMiddleware: RouterMiddleware {
         var context = context
         let path = request.uri.path
         let isPost = request.method == .post
+        // Defence in depth beside SameSite=Strict and the CSRF token: a browser names the page a
+        // POST comes from, and it must be one of ours (the login form's too: nobody else's page
+        // may log a browser in with a token of its choosing).
+        if isPost, let origin = request.headers[.origin],
+           !Self.sameOrigin(origin, host: request.head.authority),
+           !Self.sameOrigin(origin, host: request.headers[Self.forwardedHost]) {
+            return WebPage.response("error", title: "Refused", values: ["status": 403, "message": "cross-origin form refused"], session: nil, status: .forbidden)
+        }
         if Self.isPublic(path) {
             return try await rendered(request, context) { try await next(request, context) }
-        }
-        if isPost {
-            // Defence in depth beside SameSite=Strict and the CSRF token: a browser names the
-            // page a POST comes from, and it must be one of ours.
-            if let origin = request.headers[.origin],
-               !Self.sameOrigin(origin, host: request.head.authority),
-               !Self.sameOrigin(origin, host: request.headers[Self.forwardedHost]) {
-                return WebPage.response("error", title: "Refused", values: ["status": 403, "message": "cross-origin form refused"], session: nil, status: .forbidden)
-            }
         }
         let session = try await request.cookies[Self.cookieName].map(\.value).asyncFlatMap { id in
             try await store.webSession(id: id, takeFlash: !isPost)
