@@ -11,8 +11,13 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# One self-contained binary: the Swift runtime and Foundation linked in (--static-swift-stdlib);
+# only system libraries (glibc, liburing, libpcap, libpq, libcurl) stay dynamic. `ldd` checks it.
 release: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
+	@if ldd $$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)/rackplane | grep -i swift; then \
+		echo "release: Swift libraries are linked dynamically" >&2; exit 1; fi
+	@echo "release: $$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)/rackplane"
 
 # Every test: unit tests (Swift Testing), then the integration tests that drive the built binary
 # against real peers (tshark today).

@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // System libraries. Each module map includes the socket headers before the library's own
@@ -69,8 +70,11 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.embedInCode("Store/Migrations")]
+            // SQL migrations, and the web UI's Mustache templates and static files: all compiled
+            // into the binary, so a region is one file.
+            resources: [.embedInCode("Store/Migrations"), .embedInCode("UI/Templates"), .embedInCode("UI/Static")]
         ),
 
         .executableTarget(
@@ -78,6 +82,8 @@ let package = Package(
             dependencies: [
                 "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The daemons' settings files (/etc/rackplane/*.yaml).
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

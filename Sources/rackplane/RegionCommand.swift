@@ -19,16 +19,25 @@ struct RegionRunCommand: AsyncParsableCommand {
         DIR/postgres (the system's initdb and pg_ctl, a unix socket only) and stops it on exit.
         On first start it prints an admin API token (kept in DIR/admin-token, mode 0600) and
         creates the rack secret (DIR/rack-secret). Stops on SIGINT or SIGTERM.
+
+        Settings come from flags, then RACKPLANE_REGION_<SETTING> variables (RACKPLANE_REGION_STATE_DIR,
+        RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN), then /etc/rackplane/region.yaml
+        (state_dir, database_url, listen; another file with --config).
         """)
 
+    static let settingKeys: Set<String> = ["state_dir", "database_url", "listen"]
+
+    @Option(help: "Settings file (default /etc/rackplane/region.yaml when it exists).")
+    var config: String?
+
     @Option(help: "Where the embedded database, the first admin token and the rack secret are kept.")
-    var stateDir: String
+    var stateDir: String?
 
     @Option(help: "libpq connection string or postgresql:// URL of an existing server (several regions may share one).")
     var databaseURL: String?
 
-    @Option(help: "Address and port of the REST API.")
-    var listen: String = "0.0.0.0:5240"
+    @Option(help: "Address and port of the REST API and web UI (default 0.0.0.0:5240).")
+    var listen: String?
 
     /// `ADDRESS:PORT`, `[IPv6]:PORT` or `:PORT` (all addresses).
     static func parseListen(_ text: String) -> (host: String, port: Int)? {
@@ -40,17 +49,28 @@ struct RegionRunCommand: AsyncParsableCommand {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    func validate() throws {
-        guard Self.parseListen(listen) != nil else {
-            throw ValidationError("--listen must be ADDRESS:PORT, e.g. 0.0.0.0:5240 or [::1]:5240")
+    /// The options after the environment and the settings file had their say.
+    func resolved() throws -> RegionOptions {
+        let settings = try DaemonSettings(command: "region", explicitPath: config, keys: Self.settingKeys)
+        var options = RegionOptions(
+            stateDirectory: try settings.required("state_dir", flag: stateDir),
+            databaseURL: settings.string("database_url", flag: databaseURL))
+        let address = settings.string("listen", flag: listen) ?? "0.0.0.0:5240"
+        guard let (host, port) = Self.parseListen(address) else {
+            throw SettingsError("\(settings.origin("listen", flag: listen != nil)) must be ADDRESS:PORT, e.g. 0.0.0.0:5240 or [::1]:5240 (got \(address))")
         }
+        options.host = host
+        options.port = port
+        return options
     }
 
     func run() async throws {
-        var options = RegionOptions(stateDirectory: stateDir, databaseURL: databaseURL)
-        guard let (host, port) = Self.parseListen(listen) else { throw ValidationError("--listen must be ADDRESS:PORT") }
-        options.host = host
-        options.port = port
+        let options: RegionOptions
+        do {
+            options = try resolved()
+        } catch let error as SettingsError {
+            throw fail("region: \(error)")
+        }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         do {
             try await RegionServer(options: options).run()
@@ -65,10 +85,20 @@ struct RegionSecretCommand: ParsableCommand {
         commandName: "secret",
         abstract: "Print the shared secret racks enrol with (created by the region's first start).")
 
-    @Option(help: "The region's state directory.")
-    var stateDir: String
+    @Option(help: "Settings file (default /etc/rackplane/region.yaml when it exists).")
+    var config: String?
+
+    @Option(help: "The region's state directory (default: the region's settings).")
+    var stateDir: String?
 
     func run() throws {
+        let stateDir: String
+        do {
+            let settings = try DaemonSettings(command: "region", explicitPath: config, keys: RegionRunCommand.settingKeys)
+            stateDir = try settings.required("state_dir", flag: self.stateDir)
+        } catch let error as SettingsError {
+            throw fail("region secret: \(error)")
+        }
         let state = StateDirectory(path: stateDir)
         guard let secret = try? state.read(StateDirectory.rackSecretFile), !secret.isEmpty else {
             throw fail("no rack secret in \(stateDir): the region creates it on its first start")

@@ -39,7 +39,8 @@ struct MigrationTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted()
         let listed = Migrations.all.map { String(format: "%03d_%@.sql", $0.version, $0.name) }
         #expect(files == listed)
-        #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
+        let versions = Migrations.all.map(\.version)
+        #expect(versions == Array(1...versions.count))
     }
 
     @Test func statementErrorsCarrySQLStateAndConstraint() throws {

@@ -83,24 +83,16 @@ struct AccessRoutes: Sendable {
             return Response(status: .noContent)
         }
 
+        group.get("whoami") { _, context in
+            let identity = try context.requireIdentity()
+            return JSONBody.response(status: .ok, encoding: ["username": identity.name, "role": identity.role.rawValue])
+        }
         group.get("events") { request, _ in
             let limit = try Self.limit(request)
-            let json = try await store.read { connection in
-                try connection.query("""
-                    SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]')::text FROM
-                        (SELECT id, at, actor, action, object_type, object_id, summary FROM events ORDER BY id DESC LIMIT $1::integer) x
-                    """, [String(limit)]).scalar ?? "[]"
-            }
-            return JSONBody.response(status: .ok, json: json)
+            return JSONBody.response(status: .ok, json: try await store.eventsJSON(.init(limit: limit)))
         }
         group.get("leases") { _, _ in
-            let json = try await store.read { connection in
-                try connection.query("""
-                    SELECT coalesce(json_agg(x ORDER BY x.rack_id, x.ip), '[]')::text FROM
-                        (SELECT rack_id, ip, sequence, mac, hostname, client_id, state, expires_at, reported_at FROM leases) x
-                    """).scalar ?? "[]"
-            }
-            return JSONBody.response(status: .ok, json: json)
+            JSONBody.response(status: .ok, json: try await store.leasesJSON())
         }
     }
 

@@ -5,8 +5,10 @@ struct CRUDRoutes<Input: ResourceInput>: Sendable {
     let resource: Resource
     let store: RegionStore
 
-    func register(on group: RouterGroup<RegionRequestContext>, create: Bool = true) {
-        group.get(RouterPath(resource.path)) { _, _ in try await list() }
+    func register(on group: RouterGroup<RegionRequestContext>, create: Bool = true, list: Bool = true) {
+        if list {
+            group.get(RouterPath(resource.path)) { _, _ in try await self.list() }
+        }
         group.get(RouterPath(resource.path + "/:id")) { _, context in try await get(RegionAPI.id(context, resource.objectType)) }
         if create {
             group.post(RouterPath(resource.path)) { request, context in
@@ -25,14 +27,11 @@ struct CRUDRoutes<Input: ResourceInput>: Sendable {
     }
 
     func list() async throws -> Response {
-        let sql = resource.selectAllSQL()
-        let json = try await store.read { try $0.query(sql).scalar ?? "[]" }
-        return JSONBody.response(status: .ok, json: json)
+        JSONBody.response(status: .ok, json: try await store.listJSON(resource))
     }
 
     func get(_ id: String) async throws -> Response {
-        let sql = resource.selectOneSQL
-        guard let json = try await store.read({ try $0.query(sql, [id]).scalar }) else {
+        guard let json = try await store.objectJSON(resource, id: id) else {
             throw APIError.notFound(resource.objectType, id)
         }
         return JSONBody.response(status: .ok, json: json)

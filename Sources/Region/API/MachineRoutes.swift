@@ -7,7 +7,11 @@ struct MachineRoutes: Sendable {
     var crud: CRUDRoutes<Resources.MachineInput> { CRUDRoutes(resource: Resources.machines, store: store) }
 
     func register(on group: RouterGroup<RegionRequestContext>) {
-        crud.register(on: group, create: false)
+        crud.register(on: group, create: false, list: false)
+        group.get("machines") { request, _ in
+            let filter = try Self.filter(request)
+            return JSONBody.response(status: .ok, json: try await store.machinesJSON(filter))
+        }
         group.post("machines") { request, context in
             let input = try await RequestDecoding.decode(Resources.MachineInput.self, from: request, context: context)
             return try await create(input, actor: context.requireIdentity())
@@ -77,36 +81,26 @@ struct MachineRoutes: Sendable {
 
     /// A machine and its interfaces in one transaction: all of them or none.
     func create(_ input: Resources.MachineInput, actor: Identity) async throws -> Response {
-        let machines = Resources.machines
-        let interfaces = Resources.interfaces
-        let json = try await store.write(actor: actor, action: "create", objectType: "machine", summary: input.summary) { connection in
-            let id = try connection.query(machines.insertSQL(), input.values).scalar ?? ""
-            for interface in input.interfaces ?? [] {
-                try connection.query(interfaces.insertSQL(leading: ["machine_id"]), [id] + interface.values)
-            }
-            return .init(objectID: id, value: try connection.query(machines.selectOneSQL, [id]).scalar ?? "{}")
-        }
-        return JSONBody.response(status: .created, json: json)
+        JSONBody.response(status: .created, json: try await store.createMachine(input, actor: actor).json)
     }
 
     /// Moves the machine along its lifecycle; an action its state does not allow is a 409.
     func perform(_ action: MachineAction, machine: String, actor: Identity) async throws -> Response {
-        let machines = Resources.machines
-        let json = try await store.write(actor: actor, action: action.rawValue, objectType: "machine") { connection in
-            // FOR UPDATE: two actions on one machine at once are applied one after the other.
-            guard let current = try connection.query("SELECT status FROM machines WHERE id = $1::bigint FOR UPDATE", [machine]).scalar else {
-                throw APIError.notFound("machine", machine)
+        JSONBody.response(status: .ok, json: try await store.performMachineAction(action, machine: machine, actor: actor))
+    }
+
+    /// `?status=ready&q=text`: an unknown status is a 400 that lists the known ones.
+    static func filter(_ request: Request) throws -> RegionStore.MachineFilter {
+        var filter = RegionStore.MachineFilter()
+        if let text = request.uri.queryParameters.get("status"), !text.isEmpty {
+            guard let status = MachineStatus(rawValue: text) else {
+                let known = MachineStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError(.badRequest, "unknown status \(text) (one of: \(known))")
             }
-            guard let status = MachineStatus(rawValue: current), let next = action.next(from: status) else {
-                let allowed = action.allowedFrom.map(\.rawValue).joined(separator: ", ")
-                throw APIError(.conflict, "cannot \(action.rawValue) a machine that is \(current) (allowed from: \(allowed))")
-            }
-            try connection.query(
-                "UPDATE machines SET status = $2, boot_purpose = $3, updated_at = now() WHERE id = $1::bigint",
-                [machine, next.rawValue, next.bootPurpose])
-            return .init(objectID: machine, value: try connection.query(machines.selectOneSQL, [machine]).scalar ?? "{}")
+            filter.status = status
         }
-        return JSONBody.response(status: .ok, json: json)
+        filter.search = request.uri.queryParameters.get("q")
+        return filter
     }
 
     static func machineExists(_ id: String, on connection: PostgresConnection) throws -> Bool {

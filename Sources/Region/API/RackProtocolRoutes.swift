@@ -60,6 +60,7 @@ struct RackProtocolRoutes: Sendable {
                         "INSERT INTO events (actor, action, object_type, object_id, summary) VALUES ($1, 'enrol', 'rack_controller', $2, $3)",
                         [actor.name, created, "rack \(name)"])
                 }
+                try connection.query("UPDATE rack_controllers SET last_contact_at = now() WHERE name = $1", [name])
                 return try connection.query("""
                     SELECT row_to_json(x)::text FROM (SELECT id, name, leases_acked FROM rack_controllers WHERE name = $1) x
                     """, [name]).scalar ?? "{}"
@@ -72,8 +73,10 @@ struct RackProtocolRoutes: Sendable {
     func stream(rack: String) async throws -> Response {
         // Subscribe before reading the current generation, so none falls between the two.
         let announcements = announcer.subscribe()
-        let row = try await store.read { connection in
-            try connection.query("""
+        let store = self.store
+        let row = try await store.pool.withConnection { connection in
+            try Self.touch(rack, on: connection)
+            return try connection.query("""
                 SELECT r.tables_generation, r.tables_sha256, octet_length(s.bytes) AS size
                 FROM rack_controllers r LEFT JOIN table_snapshots s ON s.sha256 = r.tables_sha256
                 WHERE r.id = $1::bigint
@@ -98,6 +101,8 @@ struct RackProtocolRoutes: Sendable {
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: keepalive)
+                // A rack holding its stream open is in contact, however quiet the model is.
+                _ = try? await store.pool.withConnection { try Self.touch(rack, on: $0) }
                 feed.yield(": keepalive\n\n")
             }
         }
@@ -148,6 +153,7 @@ struct RackProtocolRoutes: Sendable {
                         """,
                         [rack, lease.address, String(lease.sequence), lease.mac, lease.hostname, lease.clientId, lease.state, String(lease.expiresAt)])
                 }
+                try Self.touch(rack, on: connection)
                 let highest = report.leases.map(\.sequence).max() ?? 0
                 let acked = try connection.query(
                     "UPDATE rack_controllers SET leases_acked = greatest(leases_acked, $2::bigint) WHERE id = $1::bigint RETURNING leases_acked",
@@ -155,6 +161,11 @@ struct RackProtocolRoutes: Sendable {
                 return acked.flatMap(Int64.init) ?? 0
             }
         }
+    }
+
+    /// Records that the rack spoke to the region now (`last_contact_at`, shown by the web UI).
+    static func touch(_ rack: String, on connection: PostgresConnection) throws {
+        try connection.query("UPDATE rack_controllers SET last_contact_at = now() WHERE id = $1::bigint", [rack])
     }
 
     static func rackParameter(_ request: Request) throws -> String {

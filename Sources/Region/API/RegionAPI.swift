@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// The REST API on :5240: `/api/v1/…` behind bearer tokens, `/healthz` and `/metrics` open.
+/// The REST API on :5240: `/api/v1/…` behind bearer tokens, `/healthz` and `/metrics` open,
+/// and the web UI under `/ui` (a session cookie opened with a token).
 public enum RegionAPI {
     /// Larger bodies get 413; nothing in the model needs more.
     public static let maximumBodySize = 1 << 20
@@ -43,6 +44,7 @@ public enum RegionAPI {
         RackTablesRoutes(store: store).register(on: api)
         RackProtocolRoutes(store: store, announcer: announcer, keepalive: streamKeepalive).register(on: api)
         BootFileRoutes(store: store).register(on: api)
+        WebRoutes(store: store).register(on: router)
         return router
     }
 

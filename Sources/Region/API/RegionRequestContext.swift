@@ -4,6 +4,10 @@ import Hummingbird
 public struct RegionRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Identity?
+    /// The web UI's session, once `WebMiddleware` found one (the UI's pages only).
+    var webSession: WebSession?
+    /// A web form's fields, read and CSRF-checked by `WebMiddleware` (the UI's POSTs only).
+    var form: FormBody?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -64,8 +64,9 @@ extension String {
     }
 }
 
-/// Any JSON value, for fields whose shape is the user's (power parameters).
-enum JSONValue: Codable, Sendable, Hashable {
+/// Any JSON value, for fields whose shape is the user's (power parameters), and for the
+/// command line's API client.
+public enum JSONValue: Codable, Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
@@ -73,7 +74,7 @@ enum JSONValue: Codable, Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -90,7 +91,7 @@ enum JSONValue: Codable, Sendable, Hashable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -103,7 +104,7 @@ enum JSONValue: Codable, Sendable, Hashable {
     }
 
     /// JSON text, for a `jsonb` parameter.
-    var text: String {
+    public var text: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
