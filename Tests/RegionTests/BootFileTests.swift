@@ -60,6 +60,11 @@ struct BootFileTests {
             // The upload is an event naming the actor.
             let events = try #require(try await api.get("/events?limit=1000").array)
             #expect(events.contains { $0["action"] as? String == "upload" && ($0["summary"] as? String)?.contains("kernel") == true })
+
+            // Deleting the resource deletes the files no other resource names.
+            #expect(try await api.delete("/boot-resources/\(resource)").status == 204)
+            #expect(try storedChunks(harness) == 0)
+            #expect(try await api.get("/rack/boot-files/\(Secrets.hex(SHA256.hash(Self.kernel)))", token: .rack).status == 404)
         }
     }
 

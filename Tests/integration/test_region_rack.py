@@ -178,3 +178,78 @@ def test_region_drives_a_connected_rack_and_gets_every_lease_once(lab, workdir):
     log = open(tmp_path / "rack.log").read()
     assert "serving the last good tables" not in log or "generation" in log
     region.stop()
+
+
+def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
+    """An operator uploads a kernel and an initrd to the region; the connected rack downloads
+    them into its cache (SHA-256 checked) and serves them over HTTP and TFTP at
+    name/architecture/file. A corrupt upload is refused and never reaches the rack; deleting
+    the boot resource takes its files off the rack."""
+    import hashlib
+    from pathlib import Path
+    tmp_path = Path(workdir)
+    region = RegionInNamespace(lab, str(tmp_path / "region"))
+    region.start()
+    rack_log = open(tmp_path / "rack.log", "a")
+    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", "rack-img",
+                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), "--dns-port", "0",
+                     stdout=rack_log, stderr=subprocess.STDOUT)
+    racks = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")
+    fabric = region.create("/fabrics", {"name": "fabric-0"})
+    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": racks[0]["id"]})
+    region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1"})
+    wait_for(lambda: "serving with" in open(tmp_path / "rack.log").read(), 60, "the rack to serve the region's tables")
+
+    # Generated in the test: 9 MiB of kernel (three database chunks) and a small initrd.
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_bytes(os.urandom(9 * 1024 * 1024 + 123))
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(os.urandom(70_000))
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()
+    resource = region.create("/boot-resources", {
+        "name": "ubuntu/noble", "architecture": "amd64",
+        "kernel_file": "boot-kernel", "kernel_size": kernel.stat().st_size, "kernel_sha256": digest(kernel),
+        "initrd_file": "boot-initrd", "initrd_size": initrd.stat().st_size, "initrd_sha256": digest(initrd)})
+
+    def upload(kind: str, path: Path) -> tuple[int, str]:
+        out = lab.exec_a("curl", "-s", "-m", "60", "-X", "PUT", "-H", f"Authorization: Bearer {region.token}",
+                         "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{path}",
+                         "-w", "\n%{http_code}", f"{REGION}/api/v1/boot-resources/{resource}/files/{kind}").stdout
+        text, _, code = out.rpartition("\n")
+        return int(code), text
+
+    # A corrupt kernel (one byte flipped) is refused with the reason.
+    corrupt = tmp_path / "corrupt"
+    data = bytearray(kernel.read_bytes())
+    data[4096] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    status, text = upload("kernel", corrupt)
+    assert status == 422 and "SHA-256" in json.loads(text)["error"]
+
+    assert upload("kernel", kernel)[0] == 200
+    assert upload("initrd", initrd)[0] == 200
+
+    # The rack fetches both; its HTTP and TFTP serve the very bytes.
+    served = tmp_path / "rack" / "files" / "ubuntu" / "noble" / "amd64"
+    wait_for(lambda: (served / "boot-kernel").exists() and (served / "boot-initrd").exists(), 60,
+             "the rack to cache the boot files")
+    lab.exec_b("ip", "addr", "add", "198.18.0.2/24", "dev", "cb")
+    fetched = tmp_path / "fetched-kernel"
+    lab.exec_b("curl", "-s", "-f", "-m", "30", "-o", str(fetched), "http://198.18.0.1:5248/ubuntu/noble/amd64/boot-kernel")
+    assert fetched.read_bytes() == kernel.read_bytes()
+    tftp_copy = tmp_path / "tftp-initrd"
+    lab.exec_b("curl", "-s", "-f", "-m", "30", "-o", str(tftp_copy), "tftp://198.18.0.1/ubuntu/noble/amd64/boot-initrd")
+    assert tftp_copy.read_bytes() == initrd.read_bytes()
+    metrics = lab.exec_a("curl", "-s", "http://127.0.0.1:5249/metrics").stdout
+    assert 'rackplane_rack_image_files{state="ready"} 2' in metrics
+    assert 'rackplane_rack_image_downloads_total{result="failed"} 0' in metrics
+    log = open(tmp_path / "rack.log").read()
+    assert "boot-kernel 10 %" in log and "boot-kernel 100 % (9437307 bytes), SHA-256 verified, ready" in log, log
+
+    # Deleted at the region: gone from the rack's files root and its cache.
+    status, _ = region.api("DELETE", f"/boot-resources/{resource}")
+    assert status == 204
+    wait_for(lambda: not (served / "boot-kernel").exists(), 30, "the rack to drop the deleted files")
+    assert os.listdir(tmp_path / "rack" / "images") == []
+    assert rack.poll() is None
+    region.stop()

@@ -44,6 +44,9 @@ final class ImageCache: Sendable {
         self.cacheDirectory = cacheDirectory
         self.filesRoot = filesRoot
         self.log = log
+        // Before the TFTP and HTTP services open the files root: it must exist from the start.
+        makeDirectories(cacheDirectory)
+        makeDirectories(filesRoot)
     }
 
     /// Brings the cache and the files root in line with `entries`; `download` writes one file's
@@ -160,7 +163,7 @@ final class ImageCache: Sendable {
             closed = true
             guard rename(partial, final) == 0 else { throw RackError(description: "rename \(partial): \(String(cString: strerror(errno)))") }
             status.withLock { $0.downloadsCompleted += 1 }
-            log.info("images: \(entry.path) ready (SHA-256 verified)")
+            log.info("images: \(entry.path) 100 % (\(received) bytes), SHA-256 verified, ready")
         } catch {
             unlink(partial)
             throw error

@@ -23,3 +23,16 @@ CREATE TABLE boot_file_chunks (
 -- snapshot) and costs little space.
 ALTER TABLE boot_file_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
 ALTER TABLE table_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+-- A file no boot resource names any more is deleted with its chunks (staged uploads excepted).
+CREATE FUNCTION delete_unreferenced_boot_files() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM boot_files f WHERE NOT EXISTS (
+        SELECT 1 FROM boot_resources r WHERE f.sha256 IN (r.kernel_sha256, r.initrd_sha256, r.rootfs_sha256));
+    DELETE FROM boot_file_chunks c WHERE c.file NOT LIKE 'upload:%'
+        AND NOT EXISTS (SELECT 1 FROM boot_files f WHERE f.sha256 = c.file);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER boot_resources_files_released AFTER DELETE OR UPDATE ON boot_resources
+    FOR EACH STATEMENT EXECUTE FUNCTION delete_unreferenced_boot_files();
