@@ -137,11 +137,13 @@ public final class Rack {
         region?.start(store: tables)
         pthread_sigmask(SIG_SETMASK, &previous, nil)
         log.info("rack: serving with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend; DHCP on port \(options.dhcpPort), DNS on \(options.dnsPort), metrics on \(options.metricsPort)")
+        region?.events.record("start", "serving generation \(tables.generation) with \(options.threads) ring(s) on the \(engine.backend.rawValue) backend")
         var compiledLeaseNames: UInt64 = 0
         while true {
             let signal = rp_signals_wait(1000)
             if signal == SIGINT || signal == SIGTERM {
                 log.info("rack: stopping")
+                region?.events.record("stop", "stopping on \(signal == SIGINT ? "SIGINT" : "SIGTERM"); reported at the next start")
                 region?.stop()
                 break
             }

@@ -70,6 +70,37 @@ struct RackProtocolTests {
         }
     }
 
+    @Test func eventReportsLandInTheEventLogOnce() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let rack = try #require(try await api.post("/rack/enrol", #"{"name": "rack-e"}"#, token: .rack).int("id"))
+            func event(_ sequence: Int, _ action: String, _ summary: String) -> String {
+                #"{"sequence": \#(sequence), "at": 1795740000, "action": "\#(action)", "summary": "\#(summary)"}"#
+            }
+            let batch = #"{"rack": \#(rack), "events": [\#(event(1, "start", "serving generation 3")), \#(event(2, "region-lost", "connection refused"))]}"#
+            let reply = try await api.post("/rack/events", batch, token: .rack)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.int("acked") == 2)
+            // A retried report (the answer was lost) stores nothing twice.
+            #expect(try await api.post("/rack/events", batch, token: .rack).int("acked") == 2)
+            let fromRack = try #require(try await api.get("/events?limit=1000").array).filter { $0["actor"] as? String == "rack rack-e" }
+            #expect(fromRack.compactMap { $0["action"] as? String }.sorted() == ["region-lost", "start"])
+            #expect(fromRack.allSatisfy { $0["object_id"] as? String == String(rack) && $0["object_type"] as? String == "rack_controller" })
+            // Enrolment tells the rack where to resume; the rack's row shows it.
+            #expect(try await api.post("/rack/enrol", #"{"name": "rack-e"}"#, token: .rack).int("events_acked") == 2)
+            #expect(try await api.get("/racks/\(rack)").int("events_acked") == 2)
+
+            // Bad reports are refused whole.
+            let badAction = #"{"rack": \#(rack), "events": [\#(event(3, "Drop Table", "x"))]}"#
+            #expect(try await api.post("/rack/events", badAction, token: .rack).status == 422)
+            let zero = #"{"rack": \#(rack), "events": [\#(event(0, "start", "x"))]}"#
+            #expect(try await api.post("/rack/events", zero, token: .rack).status == 422)
+            #expect(try await api.post("/rack/events", #"{"rack": 424242, "events": []}"#, token: .rack).status == 404)
+            #expect(try await api.post("/rack/events", batch, token: .admin).status == 403)
+            #expect(try await api.post("/rack/enrol", #"{"name": "rack-e"}"#, token: .rack).int("events_acked") == 2)
+        }
+    }
+
     /// The stream sends the current generation at once and each new one as the model changes.
     // A missed announcement would otherwise wait forever and hold the whole run.
     @Test(.timeLimit(.minutes(1))) func streamAnnouncesEachNewGeneration() async throws {

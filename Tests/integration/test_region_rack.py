@@ -177,6 +177,14 @@ def test_region_drives_a_connected_rack_and_gets_every_lease_once(lab, workdir):
              == pool_address, 30, "the lease's name in the zones")
     log = open(tmp_path / "rack.log").read()
     assert "serving the last good tables" not in log or "generation" in log
+    # What the rack saw while the region was away reached the event log once it returned.
+    def rack_events():
+        return [e for e in region.api("GET", "/events?limit=1000")[1] if e["actor"] == "rack rack-a"]
+    actions = [e["action"] for e in wait_for(
+        lambda: (lambda events: events if any(e["action"] == "region-back" for e in events) else None)(rack_events()),
+        30, "the rack's events")]
+    assert "start" in actions and "tables" in actions and "region-lost" in actions
+    assert actions.count("region-lost") == 1 and actions.count("start") == 1
     region.stop()
 
 
@@ -245,6 +253,9 @@ def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
     assert 'rackplane_rack_image_downloads_total{result="failed"} 0' in metrics
     log = open(tmp_path / "rack.log").read()
     assert "boot-kernel 10 %" in log and "boot-kernel 100 % (9437307 bytes), SHA-256 verified, ready" in log, log
+    ready = wait_for(lambda: [e for e in region.api("GET", "/events?limit=1000")[1]
+                              if e["actor"] == "rack rack-img" and e["action"] == "image-ready"], 30, "the rack's image events")
+    assert sorted(e["summary"].split(":")[0] for e in ready) == ["ubuntu/noble/amd64/boot-initrd", "ubuntu/noble/amd64/boot-kernel"]
 
     # Deleted at the region: gone from the rack's files root and its cache.
     status, _ = region.api("DELETE", f"/boot-resources/{resource}")

@@ -25,7 +25,11 @@ final class ImageCache: Sendable {
     let cacheDirectory: String
     let filesRoot: String
     let log: RackLog
+    /// Where a file made ready or refused is recorded for the region's event log.
+    let events: RackEventJournal?
     let status = Mutex(Status())
+    /// Files whose failure is already an event (one event per file, not one per retry).
+    private let reportedFailures = Mutex(Set<String>())
 
     /// What the metrics endpoint shows.
     struct Status: Sendable {
@@ -40,10 +44,11 @@ final class ImageCache: Sendable {
     /// The list of paths this cache created, so it removes only its own.
     var manifestPath: String { filesRoot + "/.rackplane-boot-files" }
 
-    init(cacheDirectory: String, filesRoot: String, log: RackLog) {
+    init(cacheDirectory: String, filesRoot: String, log: RackLog, events: RackEventJournal? = nil) {
         self.cacheDirectory = cacheDirectory
         self.filesRoot = filesRoot
         self.log = log
+        self.events = events
         // Before the TFTP and HTTP services open the files root: it must exist from the start.
         makeDirectories(cacheDirectory)
         makeDirectories(filesRoot)
@@ -73,6 +78,9 @@ final class ImageCache: Sendable {
                 missing += 1
                 status.withLock { $0.downloadsFailed += 1 }
                 log.error("images: \(entry.path) (\(entry.sha256.prefix(12))): \(error); will retry")
+                if reportedFailures.withLock({ $0.insert(entry.sha256).inserted }) {
+                    events?.record("image-failed", "\(entry.path) (sha256 \(entry.sha256.prefix(12))): \(error); retrying")
+                }
             }
         }
         // Served paths: hard links to the cache, swapped in atomically.
@@ -163,6 +171,8 @@ final class ImageCache: Sendable {
             closed = true
             guard rename(partial, final) == 0 else { throw RackError(description: "rename \(partial): \(String(cString: strerror(errno)))") }
             status.withLock { $0.downloadsCompleted += 1 }
+            reportedFailures.withLock { _ = $0.remove(entry.sha256) }
+            events?.record("image-ready", "\(entry.path): \(entry.size) bytes, sha256 \(entry.sha256.prefix(12)) verified")
             log.info("images: \(entry.path) 100 % (\(received) bytes), SHA-256 verified, ready")
         } catch {
             unlink(partial)

@@ -30,6 +30,8 @@ public final class RegionLink: @unchecked Sendable {
     let connected = Atomic<Bool>(false)
     /// The region's boot files, kept under the state directory and linked into the files root.
     let images: ImageCache
+    /// What happened here, for the region's event log.
+    let events: RackEventJournal
     /// How often the boot file list is asked for (it is small; a file appears within this).
     static let imageSyncSeconds: Double = 5
 
@@ -39,7 +41,8 @@ public final class RegionLink: @unchecked Sendable {
 
     public init(url: String, secret: String, name: String, stateDirectory: String, filesRoot: String, durableSequence: JournalMark,
                 log: RackLog) throws {
-        images = ImageCache(cacheDirectory: stateDirectory + "/images", filesRoot: filesRoot, log: log)
+        events = RackEventJournal(path: stateDirectory + "/events.jsonl")
+        images = ImageCache(cacheDirectory: stateDirectory + "/images", filesRoot: filesRoot, log: log, events: events)
         client = try RegionHTTPClient(url: url)
         self.secret = secret
         self.name = name
@@ -99,6 +102,7 @@ public final class RegionLink: @unchecked Sendable {
         let id: Int
         let name: String
         let leases_acked: UInt64?
+        let events_acked: UInt64?
     }
 
     struct Announcement: Decodable, Equatable {
@@ -118,6 +122,7 @@ public final class RegionLink: @unchecked Sendable {
         }
         let enrolled = try JSONDecoder().decode(Enrolled.self, from: Data(response.body))
         enrolment.withLock { $0 = (enrolled.id, enrolled.leases_acked ?? 0) }
+        events.adopt(regionAcked: enrolled.events_acked ?? 0)
         return enrolled.id
     }
 
@@ -150,10 +155,16 @@ public final class RegionLink: @unchecked Sendable {
 
     private func followTables(_ store: TableStore) {
         var delay: Double = 1
+        /// When the region was lost (nil while it answers).
+        var lostAt: Date?
         while !stopping.load(ordering: .relaxed) {
             do {
                 let id = try enrol()
                 connected.store(true, ordering: .relaxed)
+                if let since = lostAt {
+                    events.record("region-back", "the region answers again after \(Int(Date().timeIntervalSince(since))) s; serving generation \(store.generation)")
+                    lostAt = nil
+                }
                 delay = 1
                 var failure: Error?
                 try client.stream("/api/v1/rack/stream?rack=\(id)", headers: authorization, idle: Self.keepAliveSeconds * 3) { line in
@@ -165,6 +176,7 @@ public final class RegionLink: @unchecked Sendable {
                             let snapshot = try fetch(announcement, rack: id)
                             store.install(snapshot)
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
+                            events.record("tables", "generation \(snapshot.generation) in service (\(announcement.size) bytes, sha256 \(announcement.sha256.prefix(12)))")
                         }
                     } catch {
                         failure = error
@@ -176,6 +188,10 @@ public final class RegionLink: @unchecked Sendable {
                 if !stopping.load(ordering: .relaxed) { log.info("region: stream closed; reconnecting") }
             } catch {
                 connected.store(false, ordering: .relaxed)
+                if lostAt == nil {
+                    lostAt = Date()
+                    events.record("region-lost", "\(error); serving generation \(store.generation) until it returns")
+                }
                 log.error("region: \(error); serving generation \(store.generation), retrying in \(Int(delay)) s")
                 Thread.sleep(forTimeInterval: delay)
                 delay = min(delay * 2, Self.maxBackoff)
@@ -244,6 +260,11 @@ public final class RegionLink: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             Thread.sleep(forTimeInterval: delay)
             guard let (rack, acked) = enrolment.withLock({ $0 }) else { continue }
+            do {
+                try reportEvents(rack: rack)
+            } catch {
+                log.error("region: \(error); events stay in the journal, retrying")
+            }
             let durable = durableSequence.value
             guard durable > acked else { continue }
             do {
@@ -271,6 +292,31 @@ public final class RegionLink: @unchecked Sendable {
                 log.error("region: \(error); leases stay in the journal, retrying in \(Int(delay)) s")
                 delay = min(delay * 2, Self.maxBackoff)
             }
+        }
+    }
+
+    // MARK: Events
+
+    struct EventBatch: Encodable {
+        let rack: Int
+        let events: [RackEventJournal.Event]
+    }
+
+    /// Sends what the region has not acknowledged, 500 at a time; each (rack, sequence) is
+    /// stored once there, so a retry after a lost answer changes nothing.
+    func reportEvents(rack: Int) throws {
+        while true {
+            let batch = events.unacknowledged(limit: 500)
+            guard !batch.isEmpty else { return }
+            let body = try JSONEncoder().encode(EventBatch(rack: rack, events: batch))
+            let response = try client.request("POST", "/api/v1/rack/events",
+                                              headers: authorization + [("Content-Type", "application/json")], body: Array(body))
+            guard response.status == 200 else {
+                throw RegionHTTPClient.Failure(description: "event report: HTTP \(response.status) \(response.text)")
+            }
+            let acked = try JSONDecoder().decode(Acked.self, from: Data(response.body)).acked
+            events.acknowledge(upTo: acked)
+            guard acked >= batch.last!.sequence else { return }
         }
     }
 

@@ -33,7 +33,28 @@ struct RackProtocolRoutes: Sendable {
         }
     }
 
+    /// The most events one report may carry.
+    static let maximumEventsPerReport = 1000
+
+    struct EventReport: Decodable, Sendable {
+        var rack: Int64
+        var events: [Event]
+
+        struct Event: Decodable, Sendable {
+            var sequence: Int64
+            /// Unix seconds, when it happened at the rack.
+            var at: Int64
+            var action: String
+            var summary: String
+        }
+    }
+
     func register(on group: RouterGroup<RegionRequestContext>) {
+        group.post("rack/events") { request, context in
+            let report = try await RequestDecoding.decode(EventReport.self, from: request, context: context)
+            let acked = try await record(report)
+            return JSONBody.response(status: .ok, encoding: ["acked": acked])
+        }
         group.post("rack/enrol") { request, context in
             let input = try await RequestDecoding.decode(EnrolInput.self, from: request, context: context)
             let json = try await enrol(input.name, actor: context.requireIdentity())
@@ -62,7 +83,7 @@ struct RackProtocolRoutes: Sendable {
                 }
                 try connection.query("UPDATE rack_controllers SET last_contact_at = now() WHERE name = $1", [name])
                 return try connection.query("""
-                    SELECT row_to_json(x)::text FROM (SELECT id, name, leases_acked FROM rack_controllers WHERE name = $1) x
+                    SELECT row_to_json(x)::text FROM (SELECT id, name, leases_acked, events_acked FROM rack_controllers WHERE name = $1) x
                     """, [name]).scalar ?? "{}"
             }
         }
@@ -157,6 +178,42 @@ struct RackProtocolRoutes: Sendable {
                 let highest = report.leases.map(\.sequence).max() ?? 0
                 let acked = try connection.query(
                     "UPDATE rack_controllers SET leases_acked = greatest(leases_acked, $2::bigint) WHERE id = $1::bigint RETURNING leases_acked",
+                    [rack, String(highest)]).scalar
+                return acked.flatMap(Int64.init) ?? 0
+            }
+        }
+    }
+
+    /// Stores a rack's events in the event log (actor "rack NAME"), each (rack, sequence) once.
+    func record(_ report: EventReport) async throws -> Int64 {
+        guard report.events.count <= Self.maximumEventsPerReport else {
+            throw APIError(.unprocessableContent, "at most \(Self.maximumEventsPerReport) events per report")
+        }
+        for event in report.events {
+            guard event.sequence > 0 else { throw APIError(.unprocessableContent, "sequence must be positive (got \(event.sequence))") }
+            guard !event.action.isEmpty, event.action.utf8.count <= 32,
+                  event.action.utf8.allSatisfy({ (0x61...0x7A).contains($0) || $0 == UInt8(ascii: "-") }) else {
+                throw APIError(.unprocessableContent, "action '\(event.action)' is not lower-case letters and hyphens (at most 32)")
+            }
+            guard event.summary.utf8.count <= 2000 else { throw APIError(.unprocessableContent, "summary over 2000 bytes") }
+        }
+        let rack = String(report.rack)
+        return try await store.pool.withConnection { connection in
+            try connection.transaction { connection in
+                guard let name = try connection.query("SELECT name FROM rack_controllers WHERE id = $1::bigint FOR UPDATE", [rack]).scalar else {
+                    throw APIError.notFound("rack_controller", rack)
+                }
+                for event in report.events {
+                    try connection.query("""
+                        INSERT INTO events (at, actor, action, object_type, object_id, summary, rack_id, rack_sequence)
+                        VALUES (to_timestamp($1::bigint), $2, $3, 'rack_controller', $4::text, $5, $4::text::bigint, $6::bigint)
+                        ON CONFLICT (rack_id, rack_sequence) DO NOTHING
+                        """, [String(event.at), "rack " + name, event.action, rack, event.summary, String(event.sequence)])
+                }
+                try Self.touch(rack, on: connection)
+                let highest = report.events.map(\.sequence).max() ?? 0
+                let acked = try connection.query(
+                    "UPDATE rack_controllers SET events_acked = greatest(events_acked, $2::bigint) WHERE id = $1::bigint RETURNING events_acked",
                     [rack, String(highest)]).scalar
                 return acked.flatMap(Int64.init) ?? 0
             }

@@ -18,6 +18,7 @@ public enum Migrations {
         Migration(version: 5, name: "unique_system_ids", sql: String(decoding: PackageResources._05_unique_system_ids_sql, as: UTF8.self)),
         Migration(version: 6, name: "boot_files", sql: String(decoding: PackageResources._06_boot_files_sql, as: UTF8.self)),
         Migration(version: 7, name: "web_sessions", sql: String(decoding: PackageResources._07_web_sessions_sql, as: UTF8.self)),
+        Migration(version: 8, name: "rack_events", sql: String(decoding: PackageResources._08_rack_events_sql, as: UTF8.self)),
     ]
 
     /// Any 64-bit number, the same in every region process: the advisory lock that makes
