@@ -253,8 +253,15 @@ def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
     assert 'rackplane_rack_image_downloads_total{result="failed"} 0' in metrics
     log = open(tmp_path / "rack.log").read()
     assert "boot-kernel 10 %" in log and "boot-kernel 100 % (9437307 bytes), SHA-256 verified, ready" in log, log
-    ready = wait_for(lambda: [e for e in region.api("GET", "/events?limit=1000")[1]
-                              if e["actor"] == "rack rack-img" and e["action"] == "image-ready"], 30, "the rack's image events")
+    # The rack told the region what its cache holds (the web UI's racks page shows it).
+    rack_row = wait_for(lambda: next((r for r in region.api("GET", "/racks")[1] if r.get("image_files_ready") == 2), None),
+                        30, "the rack's image report")
+    assert rack_row["image_files_wanted"] == 2
+    assert rack_row["image_bytes_ready"] == kernel.stat().st_size + initrd.stat().st_size
+    def image_events():
+        found = [e for e in region.api("GET", "/events?limit=1000")[1] if e["actor"] == "rack rack-img" and e["action"] == "image-ready"]
+        return found if len(found) >= 2 else None
+    ready = wait_for(image_events, 30, "the rack's image events")
     assert sorted(e["summary"].split(":")[0] for e in ready) == ["ubuntu/noble/amd64/boot-initrd", "ubuntu/noble/amd64/boot-kernel"]
 
     # Deleted at the region: gone from the rack's files root and its cache.

@@ -216,6 +216,7 @@ public final class RegionLink: @unchecked Sendable {
                     images.sync(listing.files) { entry, sink in
                         try client.download("/api/v1/rack/boot-files/\(entry.sha256)", headers: authorization, sink: sink)
                     }
+                    try reportImages()
                     delay = Self.imageSyncSeconds
                 } catch {
                     log.error("region: \(error); the image cache keeps what it has, retrying in \(Int(delay)) s")
@@ -229,6 +230,24 @@ public final class RegionLink: @unchecked Sendable {
                 slept += 0.25
             }
         }
+    }
+
+    /// The cache's state as last told to the region (told again only when it changes).
+    private let reportedImages = Mutex<ImageCache.Status?>(nil)
+
+    private func reportImages() throws {
+        guard let rack = enrolment.withLock({ $0?.id }) else { return }
+        let status = images.status.withLock { $0 }
+        if let last = reportedImages.withLock({ $0 }), last.filesWanted == status.filesWanted,
+           last.filesReady == status.filesReady, last.bytesReady == status.bytesReady { return }
+        let body = try JSONEncoder().encode(["rack": Int64(rack), "wanted": Int64(status.filesWanted), "ready": Int64(status.filesReady),
+                                             "ready_bytes": status.bytesReady])
+        let response = try client.request("POST", "/api/v1/rack/images", headers: authorization + [("Content-Type", "application/json")],
+                                          body: Array(body))
+        guard response.status == 204 else {
+            throw RegionHTTPClient.Failure(description: "image report: HTTP \(response.status) \(response.text)")
+        }
+        reportedImages.withLock { $0 = status }
     }
 
     // MARK: Leases

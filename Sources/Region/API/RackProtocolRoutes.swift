@@ -49,7 +49,32 @@ struct RackProtocolRoutes: Sendable {
         }
     }
 
+    /// The rack's image cache after a sync round.
+    struct ImageReport: Decodable, Sendable {
+        var rack: Int64
+        var wanted: Int32
+        var ready: Int32
+        var readyBytes: Int64
+    }
+
     func register(on group: RouterGroup<RegionRequestContext>) {
+        group.post("rack/images") { request, context in
+            let report = try await RequestDecoding.decode(ImageReport.self, from: request, context: context)
+            guard report.wanted >= 0, report.ready >= 0, report.ready <= report.wanted, report.readyBytes >= 0 else {
+                throw APIError(.unprocessableContent, "counts must be non-negative and ready at most wanted")
+            }
+            let rack = String(report.rack)
+            let updated = try await store.pool.withConnection { connection in
+                let rows = try connection.query("""
+                    UPDATE rack_controllers SET image_files_wanted = $2::int, image_files_ready = $3::int, image_bytes_ready = $4::bigint,
+                        images_reported_at = now(), last_contact_at = now()
+                    WHERE id = $1::bigint RETURNING id
+                    """, [rack, String(report.wanted), String(report.ready), String(report.readyBytes)]).rows.count
+                return rows == 1
+            }
+            guard updated else { throw APIError.notFound("rack_controller", rack) }
+            return Response(status: .noContent)
+        }
         group.post("rack/events") { request, context in
             let report = try await RequestDecoding.decode(EventReport.self, from: request, context: context)
             let acked = try await record(report)

@@ -67,7 +67,7 @@ extension RegionStore {
                     SELECT r.id, r.name, r.description, r.tables_generation, r.tables_sha256, octet_length(t.bytes) AS tables_size,
                         t.created_at AS tables_compiled_at, r.last_contact_at,
                         floor(extract(epoch FROM now() - r.last_contact_at))::bigint AS contact_age_seconds,
-                        r.leases_acked,
+                        r.leases_acked, r.image_files_wanted, r.image_files_ready, r.image_bytes_ready,
                         (SELECT count(*) FROM leases l WHERE l.rack_id = r.id AND l.expires_at > now()) AS live_leases,
                         (SELECT coalesce(json_agg(json_build_object('vid', v.vid, 'fabric', f.name,
                             'role', CASE WHEN v.primary_rack_id = r.id THEN 'primary' ELSE 'secondary' END) ORDER BY f.name, v.vid), '[]')

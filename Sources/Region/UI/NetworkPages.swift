@@ -72,6 +72,11 @@ struct NetworkPages: Sendable {
             row["shortSHA"] = ViewValues.text(rack, "tables_sha256").map { String($0.prefix(12)) + "…" } ?? ""
             row["tablesSize"] = (rack["tables_size"] as? Int).map(ViewValues.byteSize) ?? ""
             row["compiled"] = ViewValues.text(rack, "tables_compiled_at").map(ViewValues.displayTime) ?? ""
+            if let wanted = rack["image_files_wanted"] as? Int, let ready = rack["image_files_ready"] as? Int {
+                row["images"] = "\(ready) of \(wanted) files"
+                row["imagesComplete"] = ready == wanted
+                row["imagesSize"] = (rack["image_bytes_ready"] as? Int).map(ViewValues.byteSize) ?? ""
+            }
             return row
         }
         return WebPage.response("racks", title: "Racks", section: "racks", values: ["racks": racks, "total": racks.count], session: context.webSession)
