@@ -213,13 +213,16 @@ public struct ZoneSectionBuilder {
             model.nodes[apex] = apexNode
         }
         // CNAME and other data (RFC 1034 §3.6.2), then empty non-terminals and delegations.
-        for owner in ZoneNames.sorted(model.nodes.keys) {
+        // In no particular order (the names are sorted once, below); of several offending
+        // names the first in order is reported, so the message does not depend on hashing.
+        var badCNAME: [UInt8]?
+        var hasDelegation = false
+        for owner in model.nodes.keys {
             let node = model.nodes[owner]!
-            if node.rrset(DNSType.cname.rawValue) != nil {
-                guard node.rrsets.count == 1, node.rrsets[0].rdatas.count == 1 else {
-                    throw ZoneBuildError("\(ZoneNames.text(owner)) has a CNAME and other data, or two CNAMEs")
-                }
+            if node.rrset(DNSType.cname.rawValue) != nil, node.rrsets.count != 1 || node.rrsets[0].rdatas.count != 1 {
+                if badCNAME.map({ ZoneNames.order(owner, $0) }) ?? true { badCNAME = owner }
             }
+            if owner != apexes[node.zone], node.rrset(DNSType.ns.rawValue) != nil { hasDelegation = true }
             let apex = apexes[node.zone]
             var ancestor = ZoneNames.parent(of: owner)
             while let name = ancestor, name.count > apex.count, ZoneNames.isSubdomain(name, of: apex) {
@@ -227,8 +230,12 @@ public struct ZoneSectionBuilder {
                 ancestor = ZoneNames.parent(of: name)
             }
         }
+        if let badCNAME {
+            throw ZoneBuildError("\(ZoneNames.text(badCNAME)) has a CNAME and other data, or two CNAMEs")
+        }
         model.owners = ZoneNames.sorted(model.nodes.keys)
-        for owner in model.owners {
+        // Without a delegation below an apex no name is a referral: skip the walk.
+        for owner in model.owners where hasDelegation {
             let node = model.nodes[owner]!
             let apex = apexes[node.zone]
             // The top-most delegation at or above the name, below its apex.
@@ -265,21 +272,24 @@ public struct ZoneSectionBuilder {
             let chainTypes = types.sorted()
 
             // The fixed parts' sizes are known before the data, so data offsets are final.
-            var entries: [(name: [UInt8], flags: UInt16, zone: Int, answers: [(UInt16, [UInt8])], fallback: [UInt8])] = []
+            // An empty answer stands for "the same as the name's first" (ANY), and a nil fallback
+            // for the zone's NODATA: both stored once, not encoded and hashed again per name.
+            var entries: [(name: [UInt8], flags: UInt16, zone: Int, answers: [(UInt16, [UInt8])], fallback: [UInt8]?)] = []
+            entries.reserveCapacity(owners.count)
             for (owner, node) in zip(owners, ordered) {
                 var answers: [(UInt16, [UInt8])] = []
-                let fallback: [UInt8]
+                let fallback: [UInt8]?
                 var flags: UInt16 = 0
                 if let referral = node.referral {
                     flags |= ZoneFormat.referral
                     fallback = referralAnswer(referral)
                 } else if node.rrsets.isEmpty {
                     flags |= ZoneFormat.emptyNonTerminal
-                    fallback = negativeAnswer(zone: node.zone, rcode: 0)
+                    fallback = nil
                 } else if let cname = node.rrset(DNSType.cname.rawValue) {
                     let only = rrsetAnswer(cname)
                     answers.append((DNSType.cname.rawValue, only))
-                    answers.append((DNSType.any.rawValue, only))
+                    answers.append((DNSType.any.rawValue, []))
                     fallback = chainAnswer(from: owner, cname: cname, type: 0)
                     for type in chainTypes where type != DNSType.cname.rawValue {
                         let chain = chainAnswer(from: owner, cname: cname, type: type)
@@ -287,8 +297,8 @@ public struct ZoneSectionBuilder {
                     }
                 } else {
                     for set in node.rrsets { answers.append((set.type, rrsetAnswer(set))) }
-                    answers.append((DNSType.any.rawValue, answers[0].1))
-                    fallback = negativeAnswer(zone: node.zone, rcode: 0)
+                    answers.append((DNSType.any.rawValue, []))
+                    fallback = nil
                 }
                 entries.append((owner, flags, node.zone, answers, fallback))
             }
@@ -327,6 +337,7 @@ public struct ZoneSectionBuilder {
             }
             // Names and their answer entries.
             var answerIndex = 0
+            var nodataOffsets = [UInt32?](repeating: nil, count: zoneCount)
             var slots = [UInt32](repeating: ZoneFormat.emptySlot, count: capacity * 2)
             for (i, entry) in entries.enumerated() {
                 let at = namesOffset + i * ZoneFormat.nameSize
@@ -336,11 +347,19 @@ public struct ZoneSectionBuilder {
                 put32(UInt32(entry.zone), at + 8)
                 put32(UInt32(answerIndex), at + 12)
                 put32(UInt32(entry.answers.count), at + 16)
-                put32(store(entry.fallback), at + 20)
-                for (type, answer) in entry.answers {
+                if let fallback = entry.fallback {
+                    put32(store(fallback), at + 20)
+                } else {
+                    if nodataOffsets[entry.zone] == nil { nodataOffsets[entry.zone] = store(negativeAnswer(zone: entry.zone, rcode: 0)) }
+                    put32(nodataOffsets[entry.zone]!, at + 20)
+                }
+                var firstOffset: UInt32 = 0
+                for (position, (type, answer)) in entry.answers.enumerated() {
                     let entryAt = answersOffset + answerIndex * ZoneFormat.answerEntrySize
                     put16(type, entryAt)
-                    put32(store(answer), entryAt + 4)
+                    let offset = answer.isEmpty ? firstOffset : store(answer)
+                    if position == 0 { firstOffset = offset }
+                    put32(offset, entryAt + 4)
                     answerIndex += 1
                 }
                 let hash = entry.name.withUnsafeBytes { ZoneFormat.hash($0) }
@@ -404,16 +423,23 @@ public struct ZoneSectionBuilder {
         struct Answer {
             var rcode: UInt8 = 0
             var flags: UInt8 = ZoneFormat.authoritative
-            var counts = [0, 0, 0]
+            /// Records in the answer, authority and additional sections.
+            var counts: (Int, Int, Int) = (0, 0, 0)
             var records: [UInt8] = []
 
             mutating func add(_ section: Int, owner: [UInt8], type: UInt16, ttl: UInt32, rdata: [UInt8]) {
-                counts[section] += 1
-                records += owner
-                records += [UInt8(type >> 8), UInt8(truncatingIfNeeded: type), 0, 1]
-                records += [UInt8(ttl >> 24), UInt8(truncatingIfNeeded: ttl >> 16), UInt8(truncatingIfNeeded: ttl >> 8), UInt8(truncatingIfNeeded: ttl)]
-                records += [UInt8(rdata.count >> 8), UInt8(truncatingIfNeeded: rdata.count)]
-                records += rdata
+                switch section {
+                case 0: counts.0 += 1
+                case 1: counts.1 += 1
+                default: counts.2 += 1
+                }
+                records.append(contentsOf: owner)
+                records.append(UInt8(type >> 8)); records.append(UInt8(truncatingIfNeeded: type))
+                records.append(0); records.append(1)
+                records.append(UInt8(ttl >> 24)); records.append(UInt8(truncatingIfNeeded: ttl >> 16))
+                records.append(UInt8(truncatingIfNeeded: ttl >> 8)); records.append(UInt8(truncatingIfNeeded: ttl))
+                records.append(UInt8(truncatingIfNeeded: rdata.count >> 8)); records.append(UInt8(truncatingIfNeeded: rdata.count))
+                records.append(contentsOf: rdata)
             }
 
             mutating func add(_ section: Int, owner: [UInt8], _ set: RRSet) {
@@ -421,13 +447,18 @@ public struct ZoneSectionBuilder {
             }
 
             var encoded: [UInt8] {
-                var out: [UInt8] = [rcode, flags]
-                for count in counts { out += [UInt8(truncatingIfNeeded: count), UInt8(truncatingIfNeeded: count >> 8)] }
                 // Answers larger than a TCP message cannot be sent; the compiler keeps them far
                 // below that, and the reader checks the length anyway.
                 let length = min(records.count, 0xFFFF)
-                out += [UInt8(truncatingIfNeeded: length), UInt8(length >> 8), 0, 0]
-                return out + records.prefix(length)
+                var out: [UInt8] = []
+                out.reserveCapacity(12 + length)
+                out.append(rcode); out.append(flags)
+                for count in [counts.0, counts.1, counts.2] {
+                    out.append(UInt8(truncatingIfNeeded: count)); out.append(UInt8(truncatingIfNeeded: count >> 8))
+                }
+                out.append(UInt8(truncatingIfNeeded: length)); out.append(UInt8(length >> 8)); out.append(0); out.append(0)
+                out.append(contentsOf: records.prefix(length))
+                return out
             }
         }
 
