@@ -12,6 +12,18 @@ import Wire
 //   tables-profile [machines] [records] [passes]
 
 let arguments = CommandLine.arguments
+// `tables-profile sha MIB`: SHA-256 throughput alone (the snapshot is hashed three times per
+// compile: by the builder, for its content address, and when it is validated).
+if arguments.count > 2, arguments[1] == "sha", let mebibytes = Int(arguments[2]) {
+    let buffer = [UInt8](repeating: 0x5A, count: mebibytes << 20)
+    let clock = ContinuousClock()
+    let started = clock.now
+    let digest = SHA256.hash(buffer)
+    let elapsed = clock.now - started
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    print("sha256 of \(mebibytes) MiB: \(Int(Double(mebibytes) / seconds)) MiB/s (\(digest.prefix(4).map { String($0, radix: 16) }.joined()))")
+    exit(0)
+}
 let machineCount = arguments.count > 1 ? Int(arguments[1]) ?? 100_000 : 100_000
 let recordCount = arguments.count > 2 ? Int(arguments[2]) ?? machineCount : machineCount
 let passes = arguments.count > 3 ? Int(arguments[3]) ?? 3 : 3
