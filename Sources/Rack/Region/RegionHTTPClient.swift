@@ -50,29 +50,35 @@ struct RegionHTTPClient {
     /// A GET whose body goes to `sink` piece by piece as it arrives: a boot image never sits
     /// in memory whole. Throws for any status but 200, or if the body ends early.
     func download(_ path: String, headers: [(String, String)], sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let connection = try Connection(host: host, port: port, timeout: timeout)
+        let (connection, responseHeaders) = try get(path, headers: headers, what: "GET")
         defer { connection.close() }
-        try connection.send("GET", path, host: "\(host):\(port)", headers: headers, body: [])
-        let (status, responseHeaders) = try connection.readHead()
-        guard status == 200 else {
-            let body = (try? connection.readBody(headers: responseHeaders, limit: 64 << 10)) ?? []
-            throw Failure(description: "GET \(path): HTTP \(status) \(String(decoding: body, as: UTF8.self))")
-        }
         try connection.streamBody(headers: responseHeaders, sink)
+    }
+
+    /// Sends a GET and reads the response head: the open connection if the status is 200, else
+    /// an error with the server's message (`what` names the request in it).
+    private func get(_ path: String, headers: [(String, String)], what: String) throws -> (Connection, [(String, String)]) {
+        let connection = try Connection(host: host, port: port, timeout: timeout)
+        do {
+            try connection.send("GET", path, host: "\(host):\(port)", headers: headers, body: [])
+            let (status, responseHeaders) = try connection.readHead()
+            guard status == 200 else {
+                let body = (try? connection.readBody(headers: responseHeaders, limit: 64 << 10)) ?? []
+                throw Failure(description: "\(what) \(path): HTTP \(status) \(String(decoding: body, as: UTF8.self))")
+            }
+            return (connection, responseHeaders)
+        } catch {
+            connection.close()
+            throw error
+        }
     }
 
     /// A long-lived GET: calls `line` for every line of the (chunked or plain) body until the
     /// server closes, a read times out (`idle` seconds without even a keep-alive), or `line`
     /// returns false.
     func stream(_ path: String, headers: [(String, String)], idle: Int, line: (String) -> Bool) throws {
-        let connection = try Connection(host: host, port: port, timeout: timeout)
+        let (connection, responseHeaders) = try get(path, headers: headers, what: "stream")
         defer { connection.close() }
-        try connection.send("GET", path, host: "\(host):\(port)", headers: headers, body: [])
-        let (status, responseHeaders) = try connection.readHead()
-        guard status == 200 else {
-            let body = (try? connection.readBody(headers: responseHeaders, limit: 64 << 10)) ?? []
-            throw Failure(description: "stream \(path): HTTP \(status) \(String(decoding: body, as: UTF8.self))")
-        }
         connection.setReadTimeout(idle)
         let chunked = responseHeaders.contains { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }
         var pending: [UInt8] = []

@@ -69,15 +69,17 @@ public final class CompilerService: Service, Sendable {
                 try connection.query("LISTEN \(Self.modelChannel)")
                 try connection.query("LISTEN \(TablesCompiler.publishChannel)")
                 // Whatever changed while nobody listened (first start, a lost connection).
-                compile(on: connection)
+                var failed = !compile(on: connection)
                 // And what other regions published before this one listened: their NOTIFY
                 // went by unheard, so tell this process's listeners the current generations.
                 announceCurrent(on: connection)
                 while !isStopping {
-                    guard try wait(on: connection, for: .milliseconds(250)) else { continue }
+                    // A failed compile is tried again within a second, change or not: the change
+                    // it missed would otherwise wait for the next one.
+                    guard try wait(on: connection, for: failed ? .seconds(1) : .milliseconds(250)) || failed else { continue }
                     // Let the burst finish: keep absorbing notifications until it is quiet.
                     while try wait(on: connection, for: debounce), !isStopping {}
-                    compile(on: connection)
+                    failed = !compile(on: connection)
                 }
             } catch {
                 logger.error("compiler lost its database connection; retrying", metadata: ["error": "\(error)"])
@@ -126,9 +128,21 @@ public final class CompilerService: Service, Sendable {
         }
     }
 
-    private func compile(on connection: PostgresConnection) {
+    /// One pass; false if it failed (the caller tries again). A serialization failure — another
+    /// transaction updated a rack's row after this pass's snapshot began — is retried at once.
+    @discardableResult
+    private func compile(on connection: PostgresConnection) -> Bool {
         do {
-            let report = try TablesCompiler().compileAll(on: connection)
+            var attempt = 1
+            let report: TablesCompiler.Report
+            while true {
+                do {
+                    report = try TablesCompiler().compileAll(on: connection)
+                    break
+                } catch let error as PostgresError where Self.isSerializationFailure(error) && attempt < 5 {
+                    attempt += 1
+                }
+            }
             // A compile of a large model peaks at hundreds of MiB that glibc would keep; give it
             // back, as the rack does after compiling a site file.
             malloc_trim(0)
@@ -147,9 +161,16 @@ public final class CompilerService: Service, Sendable {
             for tables in report.published {
                 logger.info("new tables", metadata: ["rack": "\(tables.rackID)", "generation": "\(tables.generation)", "sha256": "\(tables.sha256)"])
             }
+            return true
         } catch {
             metrics.countCompile(published: [], failed: true)
-            logger.error("compile failed", metadata: ["error": "\(error)"])
+            logger.error("compile failed; trying again", metadata: ["error": "\(error)"])
+            return false
         }
+    }
+
+    /// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock): the same pass succeeds when run again.
+    static func isSerializationFailure(_ error: PostgresError) -> Bool {
+        error.sqlState == "40001" || error.sqlState == "40P01"
     }
 }

@@ -43,58 +43,65 @@ public struct TablesCompiler: Sendable {
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
         let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
-        // than the one another region's compile just published.
-        return try connection.transaction(isolation: .repeatableRead) { connection in
-            var report = Report()
-            var mark = clock.now
-            func lap() -> Duration {
-                let now = clock.now
-                defer { mark = now }
-                return now - mark
-            }
-            let model = try Self.loadModel(on: connection)
-            let racks = try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows
-            report.timings.model += lap()
-            for rack in racks {
-                let rackID = try rack.integer("id")
-                let site = RackSiteBuilder.site(forRack: rackID, model: model)
-                let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
-                // The content without generation or time: equal fingerprints mean equal tables.
-                let prepared = SiteCompiler.prepare(site, leases: leases)
-                let fingerprint = Secrets.hex(prepared.fingerprint())
-                report.timings.fingerprint += lap()
-                if fingerprint == rack["tables_fingerprint"] { continue }
-                let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
-                let bytes: [UInt8]
-                do {
-                    bytes = try SiteCompiler.compile(prepared, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
-                } catch {
-                    report.failed[rackID] = "\(error)"
-                    report.timings.build += lap()
-                    continue
-                }
-                let digest = Secrets.hex(SHA256.hash(bytes))
+        // than the one another region's compile just published. The snapshot is only read;
+        // what the pass writes goes in short transactions of its own afterwards, so a rack
+        // touching its row meanwhile (a keepalive, a report) cannot fail the pass, and only
+        // compilers — serialised by the lock — write the rows' tables columns.
+        var report = Report()
+        var mark = clock.now
+        func lap() -> Duration {
+            let now = clock.now
+            defer { mark = now }
+            return now - mark
+        }
+        let (model, racks) = try connection.transaction(isolation: .repeatableRead) { connection in
+            (try Self.loadModel(on: connection),
+             try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows)
+        }
+        report.timings.model += lap()
+        for rack in racks {
+            let rackID = try rack.integer("id")
+            let site = RackSiteBuilder.site(forRack: rackID, model: model)
+            let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
+            // The content without generation or time: equal fingerprints mean equal tables.
+            let prepared = SiteCompiler.prepare(site, leases: leases)
+            let fingerprint = Secrets.hex(prepared.fingerprint())
+            report.timings.fingerprint += lap()
+            if fingerprint == rack["tables_fingerprint"] { continue }
+            let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
+            let bytes: [UInt8]
+            do {
+                bytes = try SiteCompiler.compile(prepared, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
+            } catch {
+                report.failed[rackID] = "\(error)"
                 report.timings.build += lap()
+                continue
+            }
+            let digest = Secrets.hex(SHA256.hash(bytes))
+            report.timings.build += lap()
+            let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
+            let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
+            // A rack deleted meanwhile updates no row: nothing is announced for it.
+            let stored = try connection.transaction { connection in
                 try connection.query("""
                     INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
                     ON CONFLICT (sha256) DO NOTHING
                     """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
-                try connection.query("""
+                let updated = try connection.query("""
                     UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
-                    WHERE id = $1::bigint
-                    """, [String(rackID), String(generation), digest, fingerprint])
-                let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
-                let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
-                try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
-                report.published.append(announcement)
-                report.timings.store += lap()
+                    WHERE id = $1::bigint RETURNING id
+                    """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
+                if updated { try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload]) }
+                return updated
             }
-            if !report.published.isEmpty {
-                try Self.pruneSnapshots(on: connection)
-                report.timings.store += lap()
-            }
-            return report
+            if stored { report.published.append(announcement) }
+            report.timings.store += lap()
         }
+        if !report.published.isEmpty {
+            try Self.pruneSnapshots(on: connection)
+            report.timings.store += lap()
+        }
+        return report
     }
 
     /// Superseded snapshots kept besides those the racks serve: a rack still downloading one
