@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "Region",
             dependencies: [
-                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims",
+                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims", "Power", "CLibCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

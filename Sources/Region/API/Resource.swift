@@ -65,6 +65,12 @@ protocol ResourceInput: Decodable, Sendable {
     var values: [String?] { get }
     /// A line for the event log.
     var summary: String { get }
+    /// What is written: `values`, unless some of them must be sealed first (power parameters).
+    func values(sealing vault: PowerVault) throws -> [String?]
+}
+
+extension ResourceInput {
+    func values(sealing vault: PowerVault) throws -> [String?] { values }
 }
 
 extension Optional where Wrapped == Int64 {
