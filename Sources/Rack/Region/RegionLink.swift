@@ -92,6 +92,13 @@ public final class RegionLink: @unchecked Sendable {
         let images = Thread { [self] in syncImages() }
         images.name = "region-images"
         images.start()
+        // Power requests for the machines this rack serves (RackPower.swift).
+        let power = Thread { [self] in
+            RackPower(client: client, authorization: authorization, log: log)
+                .follow(rack: { enrolment.withLock { $0?.id } }, stopping: { stopping.load(ordering: .relaxed) })
+        }
+        power.name = "region-power"
+        power.start()
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }

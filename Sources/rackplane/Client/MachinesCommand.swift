@@ -5,7 +5,7 @@ struct MachinesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "machines",
         abstract: "List, show, create, commission, deploy and release machines (the region's REST API).",
-        subcommands: [List.self, Show.self, Create.self, Commission.self, Deploy.self, Release.self, Delete.self],
+        subcommands: [List.self, Show.self, Create.self, Commission.self, Deploy.self, Release.self, Delete.self, Power.self],
         defaultSubcommand: List.self)
 
     static let header = ["ID", "HOSTNAME", "STATUS", "ARCH", "POWER", "BOOT", "ADDRESSES"]
