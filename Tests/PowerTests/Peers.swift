@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// A real peer the power tests talk to (QEMU, a Python HTTP server, sushy-tools, ipmi_sim),
 /// started by the test and stopped by its PID.
@@ -59,8 +60,20 @@ enum Scratch {
         return path
     }
 
-    /// A port nothing listens on now (bound, then released), for `type` SOCK_STREAM or SOCK_DGRAM.
+    /// Ports handed out in this process: the kernel may offer a released port again, and two
+    /// peers on one port would make two tests talk to one emulator.
+    private static let handedOut = Mutex<Set<UInt16>>([])
+
+    /// A port nothing listens on now (bound, then released) and never handed out before here,
+    /// for `type` SOCK_STREAM or SOCK_DGRAM.
     static func freePort(_ type: Int32 = Int32(SOCK_STREAM.rawValue)) -> UInt16 {
+        while true {
+            let port = probePort(type)
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    private static func probePort(_ type: Int32) -> UInt16 {
         let fd = socket(AF_INET, type, 0)
         defer { close(fd) }
         var address = sockaddr_in()

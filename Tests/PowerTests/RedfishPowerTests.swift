@@ -79,6 +79,28 @@ struct RedfishPowerTests {
         // (The emulator's template always shows BootSourceOverrideEnabled "Continuous", whatever is sent.)
     }
 
+    @Test func sessionAuthLogsInAndOutAroundEachCall() throws {
+        let directory = try Scratch.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (peer, port) = try emulator(directory)
+        defer { peer.stop() }
+        let driver = try PowerDrivers.make(type: "redfish", parameters: parameters(port, ["auth": "session"]), context: context)
+        #expect(try driver.perform(.query).state == .off)
+        try driver.setNextBootPXE()
+        #expect(try driver.perform(.on).state == .on)
+        // Three calls, three sessions, each closed (a BMC has only a few session slots).
+        let log = (try? String(contentsOfFile: directory + "/sessions", encoding: .utf8)) ?? ""
+        #expect(log.split(separator: "\n") == ["open 1", "close 1", "open 2", "close 2", "open 3", "close 3"])
+
+        let refused = try PowerDrivers.make(type: "redfish", parameters: parameters(port, password: "guess", ["auth": "session"]), context: context)
+        do {
+            _ = try refused.perform(.query)
+            Issue.record("a session opened with a wrong password")
+        } catch let error as PowerError {
+            #expect(error.kind == .authentication)
+        }
+    }
+
     @Test func wrongCredentialsAreRefusedAndNotRetried() throws {
         let directory = try Scratch.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
