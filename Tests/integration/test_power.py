@@ -129,6 +129,19 @@ def test_the_api_powers_a_qemu_machine_through_its_rack(lab, workdir, qemu):
         assert (status, reply["status"], reply["error"]) == (200, "failed", "unreachable"), reply
         assert "no QEMU at" in reply["message"]
 
+        # The same through the command-line client.
+        def cli(*argv):
+            return lab.exec_a("env", f"RACKPLANE_URL={REGION}", f"RACKPLANE_TOKEN={region.token}", f"XDG_CONFIG_HOME={workdir}",
+                              RACKPLANE, "machines", "power", *argv, check=False)
+        on = cli("on", "vm-1")
+        assert on.returncode == 0, on.stderr
+        assert "done" in on.stdout and "on" in on.stdout
+        assert qmp_status(qemu) == "running"
+        refused = cli("query", "vm-2")
+        assert refused.returncode != 0
+        assert "no QEMU at" in refused.stdout + refused.stderr
+        assert cli("off", "vm-1").returncode == 0
+
         events = region.api("GET", "/events?limit=1000")[1]
         actions = [e["action"] for e in events if e["object_type"] == "machine"]
         for action in ("power-request", "power-query", "power-on", "power-cycle", "power-off", "power-unreachable"):
