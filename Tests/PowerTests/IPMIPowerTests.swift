@@ -50,6 +50,8 @@ struct IPMIPowerTests {
         // A machine that is off is powered on by "cycle" (BMCs refuse to cycle it).
         #expect(try driver.perform(.cycle).state == .on)
         #expect(file(directory, "power") == "1")
+        // Soft-off is the BMC's ACPI request: accepted (ipmi_sim has no guest to act on it).
+        #expect(try driver.perform(.softOff).message.contains("Soft"))
     }
 
     @Test func wrongPasswordOrUserIsAnAuthenticationError() throws {

@@ -61,6 +61,10 @@ struct RedfishPowerTests {
         #expect(try settles(at: .on))
         #expect(try driver.perform(.cycle).state == .on)
         #expect(try settles(at: .on))
+        #expect(try driver.perform(.softOff).state == .on)
+        #expect(try settles(at: .off))
+        #expect(try driver.perform(.on).state == .on)
+        #expect(try settles(at: .on))
         #expect(try driver.perform(.off).state == .off)
         #expect(try settles(at: .off))
 

@@ -40,8 +40,14 @@ struct PowerAPITests {
             #expect(!String(decoding: sealed, as: UTF8.self).contains(Self.secret))
             let opened = String(decoding: try harness.store.powerVault.open(sealed), as: UTF8.self)
             #expect(opened.contains(Self.secret))
-            // Another key opens nothing.
+            // Another key opens nothing, and neither does a changed byte (GCM's tag).
             #expect(throws: PowerVaultError.self) { try PowerVault.random().open(sealed) }
+            var tampered = sealed
+            tampered[20] ^= 1
+            #expect(throws: PowerVaultError.self) { try harness.store.powerVault.open(tampered) }
+            // Two seals of the same text differ (a fresh nonce each).
+            let text = Array("same".utf8)
+            #expect(try harness.store.powerVault.seal(text) != harness.store.powerVault.seal(text))
         }
     }
 

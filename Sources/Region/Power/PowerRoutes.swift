@@ -125,14 +125,25 @@ struct PowerRoutes: Sendable {
     func claim(rack: String, wait: Int) async throws -> [PowerRunner.Request] {
         let vault = store.powerVault
         let deadline = ContinuousClock.now + .seconds(wait)
+        try await store.pool.withConnection { connection in
+            guard try connection.query("SELECT 1 FROM rack_controllers WHERE id = $1::bigint", [rack]).rows.count == 1 else {
+                throw APIError.notFound("rack_controller", rack)
+            }
+            try RackProtocolRoutes.touch(rack, on: connection)
+            try connection.transaction { try Self.expireAbandoned(on: $0) }
+        }
         while true {
+            // While nothing is queued, a poll costs one indexed read every 200 ms, not a write.
+            let queued = try await store.read { connection in
+                try connection.query("SELECT 1 FROM power_requests WHERE rack_id = $1::bigint AND status = 'pending' LIMIT 1", [rack]).rows.count == 1
+            }
+            if !queued {
+                if ContinuousClock.now >= deadline { return [] }
+                try await Task.sleep(for: .milliseconds(200))
+                continue
+            }
             let claimed = try await store.pool.withConnection { connection -> [PowerRunner.Request] in
                 try connection.transaction { connection in
-                    guard try connection.query("SELECT 1 FROM rack_controllers WHERE id = $1::bigint", [rack]).rows.count == 1 else {
-                        throw APIError.notFound("rack_controller", rack)
-                    }
-                    try RackProtocolRoutes.touch(rack, on: connection)
-                    try Self.expireAbandoned(on: connection)
                     let rows = try connection.query("""
                         UPDATE power_requests q SET status = 'sent', sent_at = now()
                         FROM machines m
