@@ -156,6 +156,9 @@ def test_the_api_powers_a_qemu_machine_through_its_rack(lab, workdir, qemu):
         for text in (json.dumps(region.api("GET", "/machines")[1]), json.dumps(events),
                      open(region.log_path).read(), open(rack_log_path).read()):
             assert SECRET not in text
+        metrics = lab.metrics()
+        assert 'rackplane_rack_power_calls_total{result="unreachable"} 2' in metrics, metrics
+        assert 'rackplane_rack_power_calls_limit 8' in metrics
         key = os.path.join(workdir, "region", "power-key")
         assert oct(os.stat(key).st_mode & 0o777) == "0o600"
     finally:

@@ -13,6 +13,8 @@ final class RackPower: @unchecked Sendable {
     let log: RackLog
     let runner: PowerRunner
     private let unsent = Mutex<[PowerRunner.Result]>([])
+    /// Calls finished, by result: "ok" or the failure's class.
+    private let finished = Mutex<[String: Int]>([:])
 
     /// Concurrent BMC calls per rack, unless `RACKPLANE_RACK_POWER_CONCURRENCY` says otherwise.
     static let defaultLimit = 8
@@ -62,6 +64,7 @@ final class RackPower: @unchecked Sendable {
     private func start(_ request: PowerRunner.Request, rack: Int) {
         let thread = Thread { [self] in
             let result = runner.run(request)
+            finished.withLock { $0[result.ok ? "ok" : (result.error ?? .failed).rawValue, default: 0] += 1 }
             let outcome = result.ok ? "\(result.state?.rawValue ?? "done")" : "failed (\(result.error?.rawValue ?? "error"))"
             log.info("power: \(request.action.rawValue) \(request.context.hostname) (\(request.powerType)): \(outcome): \(result.message)")
             unsent.withLock { $0.append(result) }
@@ -69,6 +72,29 @@ final class RackPower: @unchecked Sendable {
         }
         thread.name = "power-\(request.id)"
         thread.start()
+    }
+
+    /// For the rack's /metrics.
+    func renderMetrics() -> String {
+        let counts = finished.withLock { $0 }
+        var text = """
+            # HELP rackplane_rack_power_calls_total Power calls to BMCs, by result (ok, or the failure's class).
+            # TYPE rackplane_rack_power_calls_total counter
+
+            """
+        for result in ["ok"] + ["unreachable", "authentication", "certificate", "parameters", "unsupported", "manual", "failed"] {
+            text += "rackplane_rack_power_calls_total{result=\"\(result)\"} \(counts[result] ?? 0)\n"
+        }
+        text += """
+            # HELP rackplane_rack_power_calls_running Power calls in progress now (at most the rack's limit).
+            # TYPE rackplane_rack_power_calls_running gauge
+            rackplane_rack_power_calls_running \(runner.running)
+            # HELP rackplane_rack_power_calls_limit Power calls a rack makes at once.
+            # TYPE rackplane_rack_power_calls_limit gauge
+            rackplane_rack_power_calls_limit \(runner.limit)
+
+            """
+        return text
     }
 
     /// Sends every result not yet taken by the region.
