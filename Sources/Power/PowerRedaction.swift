@@ -37,3 +37,43 @@ public enum PowerRedaction {
         return result
     }
 }
+
+extension PowerRedaction {
+    /// Whether any value (at any depth) is the marker.
+    public static func containsMarker(_ json: [UInt8]) -> Bool {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else { return false }
+        func walk(_ object: [String: Any]) -> Bool {
+            object.values.contains { value in
+                if let nested = value as? [String: Any] { return walk(nested) }
+                return (value as? String) == marker
+            }
+        }
+        return walk(object)
+    }
+
+    /// `json` with each marker replaced by the value at the same place in `previous`; nil when
+    /// `previous` has nothing there to keep.
+    public static func restore(_ json: [UInt8], from previous: [UInt8]) -> [UInt8]? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else { return nil }
+        let old = (try? JSONSerialization.jsonObject(with: Data(previous))) as? [String: Any] ?? [:]
+        func merge(_ object: [String: Any], _ old: [String: Any]) -> [String: Any]? {
+            var result: [String: Any] = [:]
+            for (name, value) in object {
+                if let nested = value as? [String: Any] {
+                    guard let merged = merge(nested, old[name] as? [String: Any] ?? [:]) else { return nil }
+                    result[name] = merged
+                } else if (value as? String) == marker {
+                    guard let kept = old[name], !(kept is [String: Any]) else { return nil }
+                    result[name] = kept
+                } else {
+                    result[name] = value
+                }
+            }
+            return result
+        }
+        guard let merged = merge(object, old), let data = try? JSONSerialization.data(withJSONObject: merged, options: [.sortedKeys]) else {
+            return nil
+        }
+        return Array(data)
+    }
+}

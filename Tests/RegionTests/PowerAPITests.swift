@@ -51,6 +51,27 @@ struct PowerAPITests {
         }
     }
 
+    @Test func aRedactedValueSentBackKeepsTheStoredSecret() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (_, _, subnet) = try await api.makeNetwork()
+            let id = try await machine(api, subnet: subnet)
+            // The GET's answer, edited (a new address) and sent back with "(redacted)" in it.
+            let put = #"{"hostname": "node-1", "power_type": "ipmi", "power_parameters": {"address": "198.18.9.2", "username": "admin", "password": "(redacted)"}}"#
+            let reply = try await api.put("/machines/\(id)", put)
+            #expect(reply.status == 200)
+            let sealed = try await harness.store.read { try $0.query("SELECT encode(power_parameters_sealed, 'hex') FROM machines WHERE id = $1::bigint", [String(id)]).scalar }
+            let opened = String(decoding: try harness.store.powerVault.open(PowerVault.bytes(hex: sealed ?? "") ?? []), as: UTF8.self)
+            #expect(opened.contains(Self.secret))
+            #expect(opened.contains("198.18.9.2"))
+            // A marker with nothing stored behind it is refused, not stored.
+            let fresh = try await api.post("/machines", #"{"hostname": "node-2", "power_type": "ipmi", "power_parameters": {"address": "198.18.9.3", "password": "(redacted)"}}"#)
+            #expect(fresh.status == 422)
+            let unknown = try await api.put("/machines/\(id)", #"{"hostname": "node-1", "power_type": "ipmi", "power_parameters": {"address": "198.18.9.2", "token": "(redacted)"}}"#)
+            #expect(unknown.status == 422)
+        }
+    }
+
     @Test func badParametersAre422AndATypeAloneIsKept() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

@@ -185,33 +185,14 @@ enum Resources {
         var powerParameters: JSONObject?
         /// Created with the machine, in the same transaction (create only).
         var interfaces: [InterfaceInput]?
-        /// Without sealing (never written so): the parameters redacted, nothing sealed.
+        /// Without sealing (never written so): the parameters redacted, nothing sealed. What is
+        /// written is `values(sealing:updating:on:)` (Power/MachinePowerParameters.swift).
         var values: [String?] {
             let parameters = Array((powerParameters ?? JSONObject()).text.utf8)
             return [hostname, domainId.text, architecture ?? "amd64", powerType ?? "manual",
                     String(decoding: PowerRedaction.redact(parameters), as: UTF8.self), nil]
         }
 
-        /// The parameters checked against their driver when given (422 naming the field), kept in the clear
-        /// only redacted, and sealed whole (`PowerVault`).
-        func values(sealing vault: PowerVault) throws -> [String?] {
-            let type = powerType ?? "manual"
-            let parameters = Array((powerParameters ?? JSONObject()).text.utf8)
-            do {
-                // A type alone (the web UI's form) is kept: its power calls fail with the reason
-                // until parameters are given.
-                if powerParameters?.fields.isEmpty ?? true {
-                    guard PowerDrivers.types.contains(type) else { throw PowerError(.parameters, "unknown power type '\(type)' (one of: \(PowerDrivers.types.joined(separator: ", ")))") }
-                } else {
-                    try PowerDrivers.validate(type: type, parameters: parameters)
-                }
-            } catch {
-                throw APIError(.unprocessableContent, PowerError.from(error).message)
-            }
-            var row = values
-            row[5] = (powerParameters?.fields.isEmpty ?? true) ? nil : Secrets.hex(try vault.seal(parameters))
-            return row
-        }
         var summary: String { "machine \(hostname)" }
     }
 }

@@ -52,8 +52,9 @@ extension RegionStore {
     func createMachine(_ input: Resources.MachineInput, actor: Identity, action: String = "create") async throws -> CreatedMachine {
         let machines = Resources.machines
         let interfaces = Resources.interfaces
-        let values = try input.values(sealing: powerVault)
+        let vault = powerVault
         return try await write(actor: actor, action: action, objectType: "machine", summary: input.summary) { connection in
+            let values = try input.values(sealing: vault, updating: nil, on: connection)
             let id = try connection.query(machines.insertSQL(), values).scalar ?? ""
             for interface in input.interfaces ?? [] {
                 try connection.query(interfaces.insertSQL(leading: ["machine_id"]), [id] + interface.values)
