@@ -34,6 +34,9 @@ with open(config, "w") as f:
     f.write(f"""
 SUSHY_EMULATOR_AUTH_FILE = {htpasswd!r}
 SUSHY_EMULATOR_FAKE_DRIVER = True
+# The fake driver keeps its systems in SQLite, by default in one directory every emulator on the
+# machine shares: each peer gets its own, or one test's power state leaks into the next.
+SUSHY_EMULATOR_STATE_DIR = {os.path.join(args.dir, "state")!r}
 SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
     'uuid': '27946b59-9e44-4fa7-8e91-f3527a1ef094',
     'name': 'node-1',
