@@ -141,6 +141,9 @@ def test_the_api_powers_a_qemu_machine_through_its_rack(lab, workdir, qemu):
         assert refused.returncode != 0
         assert "no QEMU at" in refused.stdout + refused.stderr
         assert cli("off", "vm-1").returncode == 0
+        shown_by_cli = lab.exec_a("env", f"RACKPLANE_URL={REGION}", f"RACKPLANE_TOKEN={region.token}", f"XDG_CONFIG_HOME={workdir}",
+                                  RACKPLANE, "machines", "show", "vm-1").stdout
+        assert "power state" in shown_by_cli and "(redacted)" in shown_by_cli and SECRET not in shown_by_cli
 
         events = region.api("GET", "/events?limit=1000")[1]
         actions = [e["action"] for e in events if e["object_type"] == "machine"]

@@ -29,7 +29,7 @@ struct MachinesCommand: AsyncParsableCommand {
             ("id", machine.cell("id")), ("hostname", machine.cell("hostname")), ("domain", machine.cell("domain")),
             ("system id", machine.cell("system_id")), ("status", machine.cell("status")), ("boots into", machine.cell("boot_purpose")),
             ("architecture", machine.cell("architecture")), ("power", machine.cell("power_type")),
-            ("power parameters", machine.cell("power_parameters")), ("created", machine.time("created_at")), ("updated", machine.time("updated_at")),
+            ("power parameters", machine.cell("power_parameters")), ("power state", machine.cell("power_state")), ("created", machine.time("created_at")), ("updated", machine.time("updated_at")),
         ])
         let interfaces = machine["interfaces"]?.array ?? []
         if !interfaces.isEmpty {
