@@ -128,6 +128,12 @@ struct PowerAPITests {
             let events = try #require(try await api.get("/events").array)
             #expect(events.contains { $0["action"] as? String == "power-request" && $0["actor"] as? String == "admin" })
             #expect(events.contains { $0["action"] as? String == "power-on" && $0["actor"] as? String == "rack rack-1" })
+            // A rack takes no more than it asks for; the rest wait for its next poll.
+            _ = try await api.post("/machines/\(id)/power/query?wait=0")
+            _ = try await api.post("/machines/\(id)/power/query?wait=0")
+            let one = try await api.get("/rack/power?rack=\(rack)&wait=0&max=1", token: .rack)
+            #expect((one.object?["requests"] as? [Any])?.count == 1)
+            #expect((try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack).object?["requests"] as? [Any])?.count == 1)
         }
     }
 

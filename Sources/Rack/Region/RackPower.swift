@@ -13,6 +13,8 @@ final class RackPower: @unchecked Sendable {
     let log: RackLog
     let runner: PowerRunner
     private let unsent = Mutex<[PowerRunner.Result]>([])
+    /// Requests taken from the region and not yet reported finished (running or waiting for a slot).
+    private let inFlight = Atomic<Int>(0)
     /// Calls finished, by result: "ok" or the failure's class.
     private let finished = Mutex<[String: Int]>([:])
 
@@ -44,9 +46,16 @@ final class RackPower: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.5)
                 continue
             }
+            // Take no more than twice the limit at a time: the rest wait at the region (where an
+            // abandoned request is failed with a reason), not in threads here.
+            let room = 2 * runner.limit - inFlight.load(ordering: .relaxed)
+            guard room > 0 else {
+                Thread.sleep(forTimeInterval: 0.2)
+                continue
+            }
             do {
                 flush(rack: id)
-                let response = try client.request("GET", "/api/v1/rack/power?rack=\(id)&wait=8", headers: authorization)
+                let response = try client.request("GET", "/api/v1/rack/power?rack=\(id)&wait=8&max=\(room)", headers: authorization)
                 guard response.status == 200 else {
                     throw RegionHTTPClient.Failure(description: "power requests: HTTP \(response.status) \(response.text)")
                 }
@@ -62,7 +71,9 @@ final class RackPower: @unchecked Sendable {
     }
 
     private func start(_ request: PowerRunner.Request, rack: Int) {
+        inFlight.add(1, ordering: .relaxed)
         let thread = Thread { [self] in
+            defer { inFlight.subtract(1, ordering: .relaxed) }
             let result = runner.run(request)
             finished.withLock { $0[result.ok ? "ok" : (result.error ?? .failed).rawValue, default: 0] += 1 }
             let outcome = result.ok ? "\(result.state?.rawValue ?? "done")" : "failed (\(result.error?.rawValue ?? "error"))"

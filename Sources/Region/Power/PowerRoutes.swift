@@ -44,7 +44,8 @@ struct PowerRoutes: Sendable {
         group.get("rack/power") { request, _ in
             let rack = try RackProtocolRoutes.rackParameter(request)
             let wait = min(Int(request.uri.queryParameters.get("wait") ?? "") ?? Self.rackWaitSeconds, 25)
-            return JSONBody.response(status: .ok, encoding: ["requests": try await claim(rack: rack, wait: max(0, wait))])
+            let most = min(max(Int(request.uri.queryParameters.get("max") ?? "") ?? 50, 1), 50)
+            return JSONBody.response(status: .ok, encoding: ["requests": try await claim(rack: rack, wait: max(0, wait), most: most)])
         }
         group.post("rack/power") { request, context in
             let report = try await RequestDecoding.decode(ResultReport.self, from: request, context: context)
@@ -120,9 +121,10 @@ struct PowerRoutes: Sendable {
         }
     }
 
-    /// Hands the rack its queued requests (at most 50), waiting up to `wait` seconds for one.
-    /// Each is marked sent; its parameters are decrypted here and travel only in this answer.
-    func claim(rack: String, wait: Int) async throws -> [PowerRunner.Request] {
+    /// Hands the rack its queued requests (at most `most`, at most 50), waiting up to `wait`
+    /// seconds for one. Each is marked sent; its parameters are decrypted here and travel only in
+    /// this answer.
+    func claim(rack: String, wait: Int, most: Int = 50) async throws -> [PowerRunner.Request] {
         let vault = store.powerVault
         let deadline = ContinuousClock.now + .seconds(wait)
         try await store.pool.withConnection { connection in
@@ -148,11 +150,11 @@ struct PowerRoutes: Sendable {
                         UPDATE power_requests q SET status = 'sent', sent_at = now()
                         FROM machines m
                         WHERE q.id IN (SELECT id FROM power_requests WHERE rack_id = $1::bigint AND status = 'pending'
-                                       ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+                                       ORDER BY id LIMIT $2::integer FOR UPDATE SKIP LOCKED)
                           AND m.id = q.machine_id
                         RETURNING q.id, q.action, q.boot_pxe, m.power_type, encode(m.power_parameters_sealed, 'hex') AS sealed,
                                   m.system_id, m.hostname
-                        """, [rack]).rows
+                        """, [rack, String(most)]).rows
                     var requests: [PowerRunner.Request] = []
                     for row in rows {
                         let id = row["id"] ?? "0"
