@@ -69,6 +69,9 @@ public struct RegionServer {
         if !applied.isEmpty { logger.info("schema migrated", metadata: ["versions": "\(applied)"]) }
         let sealed = try await store.sealPlaintextPowerParameters()
         if sealed > 0 { logger.info("power parameters sealed", metadata: ["machines": "\(sealed)"]) }
+        if try await !store.powerKeyOpensStoredParameters() {
+            logger.error("\(state.path)/\(PowerVault.keyFile) does not open the power parameters in the database: copy power-key from the region that sealed them (docs/power.md); until then power calls fail")
+        }
         try await pool.withConnection { try BootFileRoutes.deleteAbandonedUploads(on: $0) }
 
         if let token = try await store.bootstrapAdmin() {

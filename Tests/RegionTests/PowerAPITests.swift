@@ -219,7 +219,12 @@ struct PowerAPITests {
                 RETURNING id
                 """).scalar ?? ""
         }
+        #expect(try await harness.store.powerKeyOpensStoredParameters())
         #expect(try await harness.store.sealPlaintextPowerParameters() == 1)
+        #expect(try await harness.store.powerKeyOpensStoredParameters())
+        var stranger = harness.store
+        stranger.powerVault = PowerVault.random()
+        #expect(try await !stranger.powerKeyOpensStoredParameters())
         #expect(try await harness.store.sealPlaintextPowerParameters() == 0)
         let row = try await harness.store.read { connection in
             try connection.query("SELECT power_parameters::text AS clear, encode(power_parameters_sealed, 'hex') AS sealed FROM machines WHERE id = $1::bigint", [id]).rows.first

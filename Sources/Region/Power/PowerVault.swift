@@ -144,3 +144,17 @@ extension RegionStore {
         }
     }
 }
+
+extension RegionStore {
+    /// Whether this region's key opens the power parameters already stored (true when there are
+    /// none): a region started with a new `power-key` beside a database sealed under another
+    /// says so at start, not at the first power call.
+    public func powerKeyOpensStoredParameters() async throws -> Bool {
+        let vault = powerVault
+        let sealed = try await read { connection in
+            try connection.query("SELECT encode(power_parameters_sealed, 'hex') FROM machines WHERE power_parameters_sealed IS NOT NULL LIMIT 1").scalar
+        }
+        guard let sealed, let bytes = PowerVault.bytes(hex: sealed) else { return true }
+        return (try? vault.open(bytes)) != nil
+    }
+}
