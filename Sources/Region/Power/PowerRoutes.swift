@@ -14,6 +14,8 @@ struct PowerRoutes: Sendable {
     static let maximumWait = 120
     /// How long a rack's poll is held open when nothing is queued (under the rack's read timeout).
     static let rackWaitSeconds = 8
+    /// A rack that polled within this long is connected (it polls at least every 8 s).
+    static let liveRackSeconds = 60
     /// A request a rack took but never answered fails after this long (the rack died mid-call).
     static let abandonedAfterSeconds = 300
 
@@ -92,10 +94,11 @@ struct PowerRoutes: Sendable {
         """
 
     /// Queues the request and waits up to `wait` seconds for its result: 200 with the result, or
-    /// 202 with the request still open (`GET /machines/{id}/power` shows it later).
+    /// 202 with the request still open (`GET /machines/{id}/power` shows it later). A rack not
+    /// heard from within `liveRackSeconds` is not waited for: the request waits for it instead.
     func requestPower(_ action: PowerAction, machine: String, bootPXE: Bool, wait: Int, actor: Identity) async throws -> Response {
         let summary = "power \(action.rawValue)" + (bootPXE ? " (next boot from the network)" : "")
-        let id = try await store.write(actor: actor, action: "power-request", objectType: "machine", summary: summary) { connection in
+        let (id, live) = try await store.write(actor: actor, action: "power-request", objectType: "machine", summary: summary) { connection in
             guard let type = try connection.query("SELECT power_type FROM machines WHERE id = $1::bigint FOR UPDATE", [machine]).scalar else {
                 throw APIError.notFound("machine", machine)
             }
@@ -106,9 +109,12 @@ struct PowerRoutes: Sendable {
                 INSERT INTO power_requests (machine_id, rack_id, action, boot_pxe, source, actor)
                 VALUES ($1::bigint, $2::bigint, $3, $4::boolean, 'api', $5) RETURNING id
                 """, [machine, rack, action.rawValue, SQLText.bool(bootPXE), actor.name]).scalar ?? ""
-            return .init(objectID: machine, value: id)
+            let live = try connection.query(
+                "SELECT coalesce(last_contact_at > now() - make_interval(secs => $2::integer), false) FROM rack_controllers WHERE id = $1::bigint",
+                [rack, String(Self.liveRackSeconds)]).scalar == "t"
+            return .init(objectID: machine, value: (id, live))
         }
-        let deadline = ContinuousClock.now + .seconds(wait)
+        let deadline = ContinuousClock.now + .seconds(live ? wait : 0)
         while true {
             let row = try await store.read { connection in
                 try connection.query("SELECT x.status, row_to_json(x)::text AS json FROM (SELECT \(Self.requestColumns) FROM power_requests q WHERE q.id = $1::bigint) x",
