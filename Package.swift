@@ -27,6 +27,12 @@ let package = Package(
         .systemLibrary(name: "CLibURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .systemLibrary(name: "CLibPcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // Power (issue 10): libcurl for Redfish and webhooks over HTTPS; libcrypto for AES-GCM
+        // over stored power parameters (both already linked through URLSession and libpq).
+        .systemLibrary(name: "CLibCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Power drivers (qmp, webhook, redfish, ipmi, manual), run by racks; Foundation allowed.
+        .target(name: "Power", dependencies: ["CLibCurl"]),
 
         // Pure codecs: standard library only, no Foundation.
         .target(name: "Wire"),
@@ -39,7 +45,7 @@ let package = Package(
 
         // The rack: services on the engine, table swaps, lease journal, metrics.
         .target(name: "Rack", dependencies: [
-            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire", "CLinuxShims",
+            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire", "CLinuxShims", "Power",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -66,7 +72,7 @@ let package = Package(
         .target(
             name: "Region",
             dependencies: [
-                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims",
+                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims", "Power", "CLibCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +100,7 @@ let package = Package(
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
+        .testTarget(name: "PowerTests", dependencies: ["Power"]),
         .testTarget(name: "RegionTests", dependencies: [
             "Region", "Tables", "Site", "Wire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

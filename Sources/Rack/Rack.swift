@@ -115,7 +115,7 @@ public final class Rack {
         }
         metrics.render = { [dhcp, tables, tftp, http, dns, region, weak engine] in
             MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)
-                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns) + (region?.images.renderMetrics() ?? "")
+                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns) + (region?.images.renderMetrics() ?? "") + (region?.power.renderMetrics() ?? "")
         }
     }
 

@@ -12,6 +12,8 @@ public struct RegionOptions: Sendable {
     public var port = 5240
     public var compileDebounce: Duration = .milliseconds(200)
     public var maximumConnections = 6
+    /// How often every machine's power state is queried through its rack (zero: never).
+    public var powerPollInterval: Duration = .seconds(300)
 
     public init(stateDirectory: String, databaseURL: String? = nil) {
         self.stateDirectory = stateDirectory
@@ -60,9 +62,16 @@ public struct RegionServer {
     private func serve(connectionString: String, state: StateDirectory, onReady: @escaping @Sendable (Int) async -> Void) async throws {
         let pool = PostgresPool(connectionString: connectionString, maximumConnections: options.maximumConnections)
         defer { pool.close() }
-        let store = RegionStore(pool: pool)
+        var configured = RegionStore(pool: pool)
+        configured.powerVault = try PowerVault.load(from: state)
+        let store = configured
         let applied = try await pool.withConnection { try Migrations.apply(on: $0) }
         if !applied.isEmpty { logger.info("schema migrated", metadata: ["versions": "\(applied)"]) }
+        let sealed = try await store.sealPlaintextPowerParameters()
+        if sealed > 0 { logger.info("power parameters sealed", metadata: ["machines": "\(sealed)"]) }
+        if try await !store.powerKeyOpensStoredParameters() {
+            logger.error("\(state.path)/\(PowerVault.keyFile) does not open the power parameters in the database: copy power-key from the region that sealed them (docs/power.md); until then power calls fail")
+        }
         try await pool.withConnection { try BootFileRoutes.deleteAbandonedUploads(on: $0) }
 
         if let token = try await store.bootstrapAdmin() {
@@ -90,7 +99,7 @@ public struct RegionServer {
         let group = ServiceGroup(configuration: .init(
             // Shut down in reverse: the compiler first, which ends the held-open rack streams
             // that the server would otherwise wait for.
-            services: [app, compiler],
+            services: [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

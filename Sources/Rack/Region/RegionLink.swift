@@ -32,6 +32,8 @@ public final class RegionLink: @unchecked Sendable {
     let images: ImageCache
     /// What happened here, for the region's event log.
     let events: RackEventJournal
+    /// Power requests from the region, run against the machines' BMCs (RackPower.swift).
+    let power: RackPower
     /// How often the boot file list is asked for (it is small; a file appears within this).
     static let imageSyncSeconds: Double = 5
 
@@ -43,8 +45,10 @@ public final class RegionLink: @unchecked Sendable {
                 log: RackLog) throws {
         events = RackEventJournal(path: stateDirectory + "/events.jsonl")
         images = ImageCache(cacheDirectory: stateDirectory + "/images", filesRoot: filesRoot, log: log, events: events)
-        client = try RegionHTTPClient(url: url)
+        let client = try RegionHTTPClient(url: url)
+        self.client = client
         self.secret = secret
+        power = RackPower(client: client, authorization: [("Authorization", "Rack " + secret)], log: log)
         self.name = name
         self.stateDirectory = stateDirectory
         snapshotPath = stateDirectory + "/tables.snapshot"
@@ -92,6 +96,12 @@ public final class RegionLink: @unchecked Sendable {
         let images = Thread { [self] in syncImages() }
         images.name = "region-images"
         images.start()
+        // Power requests for the machines this rack serves (RackPower.swift).
+        let powerThread = Thread { [self] in
+            power.follow(rack: { enrolment.withLock { $0?.id } }, stopping: { stopping.load(ordering: .relaxed) })
+        }
+        powerThread.name = "region-power"
+        powerThread.start()
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }

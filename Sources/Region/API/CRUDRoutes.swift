@@ -39,8 +39,10 @@ struct CRUDRoutes<Input: ResourceInput>: Sendable {
 
     func create(_ input: Input, actor: Identity) async throws -> Response {
         let resource = self.resource
+        let vault = store.powerVault
         let json = try await store.write(actor: actor, action: "create", objectType: resource.objectType, summary: input.summary) { connection in
-            let id = try connection.query(resource.insertSQL(), input.values).scalar ?? ""
+            let values = try input.values(sealing: vault, updating: nil, on: connection)
+            let id = try connection.query(resource.insertSQL(), values).scalar ?? ""
             let json = try connection.query(resource.selectOneSQL, [id]).scalar ?? "{}"
             return .init(objectID: id, value: json)
         }
@@ -49,8 +51,10 @@ struct CRUDRoutes<Input: ResourceInput>: Sendable {
 
     func update(_ id: String, _ input: Input, actor: Identity) async throws -> Response {
         let resource = self.resource
+        let vault = store.powerVault
         let json = try await store.write(actor: actor, action: "update", objectType: resource.objectType, summary: input.summary) { connection in
-            guard try connection.query(resource.updateSQL(), [id] + input.values).rows.count == 1 else {
+            let values = try input.values(sealing: vault, updating: id, on: connection)
+            guard try connection.query(resource.updateSQL(), [id] + values).rows.count == 1 else {
                 throw APIError.notFound(resource.objectType, id)
             }
             return .init(objectID: id, value: try connection.query(resource.selectOneSQL, [id]).scalar ?? "{}")

@@ -44,6 +44,8 @@ public enum RegionAPI {
         RackTablesRoutes(store: store).register(on: api)
         RackProtocolRoutes(store: store, announcer: announcer, keepalive: streamKeepalive).register(on: api)
         BootFileRoutes(store: store).register(on: api)
+        PowerRoutes(store: store).register(on: api)
+        EnlistRoutes(store: store).register(on: api)
         WebRoutes(store: store).register(on: router)
         return router
     }

@@ -65,6 +65,13 @@ protocol ResourceInput: Decodable, Sendable {
     var values: [String?] { get }
     /// A line for the event log.
     var summary: String { get }
+    /// What is written, in the write's transaction (`updating` the row's id, nil on create):
+    /// `values`, unless some of them must be sealed first (power parameters).
+    func values(sealing vault: PowerVault, updating id: String?, on connection: PostgresConnection) throws -> [String?]
+}
+
+extension ResourceInput {
+    func values(sealing vault: PowerVault, updating id: String?, on connection: PostgresConnection) throws -> [String?] { values }
 }
 
 extension Optional where Wrapped == Int64 {

@@ -1,3 +1,5 @@
+import Power
+
 /// The model's objects as the API sees them. Optional fields take the default shown when left
 /// out; updates (PUT) replace every writable field, so a field left out returns to its default.
 enum Resources {
@@ -165,12 +167,14 @@ enum Resources {
             t.id, t.system_id, t.hostname, t.domain_id,
             (SELECT d.name FROM domains d WHERE d.id = t.domain_id) AS domain,
             t.architecture, t.status, t.boot_purpose, t.power_type, t.power_parameters,
+            (SELECT p.state FROM machine_power p WHERE p.machine_id = t.id) AS power_state,
             (SELECT coalesce(json_agg(i ORDER BY i.id), '[]') FROM
                 (SELECT n.id, n.name, n.mac, n.subnet_id, n.mode, n.ip FROM interfaces n WHERE n.machine_id = t.id) i) AS interfaces,
             t.created_at, t.updated_at
             """,
-        writable: ["hostname", "domain_id", "architecture", "power_type", "power_parameters"],
-        expressions: ["domain_id": "coalesce($::bigint, (SELECT id FROM domains WHERE is_default))"])
+        writable: ["hostname", "domain_id", "architecture", "power_type", "power_parameters", "power_parameters_sealed"],
+        expressions: ["domain_id": "coalesce($::bigint, (SELECT id FROM domains WHERE is_default))",
+                      "power_parameters_sealed": "decode($, 'hex')"])
 
     struct MachineInput: ResourceInput {
         var hostname: String
@@ -181,9 +185,14 @@ enum Resources {
         var powerParameters: JSONObject?
         /// Created with the machine, in the same transaction (create only).
         var interfaces: [InterfaceInput]?
+        /// Without sealing (never written so): the parameters redacted, nothing sealed. What is
+        /// written is `values(sealing:updating:on:)` (Power/MachinePowerParameters.swift).
         var values: [String?] {
-            [hostname, domainId.text, architecture ?? "amd64", powerType ?? "manual", (powerParameters ?? JSONObject()).text]
+            let parameters = Array((powerParameters ?? JSONObject()).text.utf8)
+            return [hostname, domainId.text, architecture ?? "amd64", powerType ?? "manual",
+                    String(decoding: PowerRedaction.redact(parameters), as: UTF8.self), nil]
         }
+
         var summary: String { "machine \(hostname)" }
     }
 }

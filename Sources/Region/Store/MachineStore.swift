@@ -49,11 +49,13 @@ extension RegionStore {
     }
 
     /// A machine and its interfaces in one transaction: all of them or none.
-    func createMachine(_ input: Resources.MachineInput, actor: Identity) async throws -> CreatedMachine {
+    func createMachine(_ input: Resources.MachineInput, actor: Identity, action: String = "create") async throws -> CreatedMachine {
         let machines = Resources.machines
         let interfaces = Resources.interfaces
-        return try await write(actor: actor, action: "create", objectType: "machine", summary: input.summary) { connection in
-            let id = try connection.query(machines.insertSQL(), input.values).scalar ?? ""
+        let vault = powerVault
+        return try await write(actor: actor, action: action, objectType: "machine", summary: input.summary) { connection in
+            let values = try input.values(sealing: vault, updating: nil, on: connection)
+            let id = try connection.query(machines.insertSQL(), values).scalar ?? ""
             for interface in input.interfaces ?? [] {
                 try connection.query(interfaces.insertSQL(leading: ["machine_id"]), [id] + interface.values)
             }

@@ -23,6 +23,8 @@ public struct Identity: Sendable, Hashable {
 /// Writes go through `write`, which records an event in the same transaction.
 public struct RegionStore: Sendable {
     public let pool: PostgresPool
+    /// Seals power parameters; the region loads its key from the state directory.
+    public var powerVault = PowerVault.random()
 
     public init(pool: PostgresPool) {
         self.pool = pool

@@ -5,7 +5,7 @@ struct MachinesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "machines",
         abstract: "List, show, create, commission, deploy and release machines (the region's REST API).",
-        subcommands: [List.self, Show.self, Create.self, Commission.self, Deploy.self, Release.self, Delete.self],
+        subcommands: [List.self, Show.self, Create.self, Commission.self, Deploy.self, Release.self, Delete.self, Power.self],
         defaultSubcommand: List.self)
 
     static let header = ["ID", "HOSTNAME", "STATUS", "ARCH", "POWER", "BOOT", "ADDRESSES"]
@@ -29,7 +29,7 @@ struct MachinesCommand: AsyncParsableCommand {
             ("id", machine.cell("id")), ("hostname", machine.cell("hostname")), ("domain", machine.cell("domain")),
             ("system id", machine.cell("system_id")), ("status", machine.cell("status")), ("boots into", machine.cell("boot_purpose")),
             ("architecture", machine.cell("architecture")), ("power", machine.cell("power_type")),
-            ("power parameters", machine.cell("power_parameters")), ("created", machine.time("created_at")), ("updated", machine.time("updated_at")),
+            ("power parameters", machine.cell("power_parameters")), ("power state", machine.cell("power_state")), ("created", machine.time("created_at")), ("updated", machine.time("updated_at")),
         ])
         let interfaces = machine["interfaces"]?.array ?? []
         if !interfaces.isEmpty {
