@@ -5,6 +5,6 @@ struct RackPlaneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rackplane",
         abstract: "Bare-metal provisioning: region control plane, rack data plane, and tools.",
-        subcommands: [RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self]
+        subcommands: [RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, LoadgenCommand.self, VersionCommand.self]
     )
 }
