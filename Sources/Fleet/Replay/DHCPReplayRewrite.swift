@@ -26,7 +26,9 @@ public struct DHCPReplayRewrite: Sendable {
     }
 
     /// Writes the rewritten message: the same header and options in the same order, but
-    /// - xid and chaddr replaced, giaddr set to the relay (hops + 1) unless already relayed;
+    /// - xid and chaddr replaced; giaddr set to the replay's relay address whatever the capture
+    ///   had, since that is where the server's replies must come (hops + 1 for a client's
+    ///   own broadcast, kept for a request that was already relayed);
     /// - option 61 replaced when it is the captured MAC (type 1 + MAC), the usual form;
     /// - options 50 and 54 and a non-zero ciaddr rewritten to what this server said — or left
     ///   out when it has said nothing yet (a captured REQUEST for another server's offer);
@@ -40,7 +42,7 @@ public struct DHCPReplayRewrite: Sendable {
         try withUnsafeBytes(of: chaddr) { (hardware) throws(WireError) in
             try out.writeHeader(op: 1, htype: 1, hlen: 6, hops: relayed ? message.hops : message.hops &+ 1, xid: xid,
                                 secs: message.secs, flags: message.flags, ciaddr: ciaddr,
-                                giaddr: relayed ? message.giaddr : relayAddress, chaddr: hardware,
+                                giaddr: relayAddress, chaddr: hardware,
                                 sname: message.sname, file: message.file)
         }
         var written = InlineArray<4, UInt64>(repeating: 0)
