@@ -1,5 +1,6 @@
 import Testing
 @testable import Wire
+import WireChecks
 
 private func parse(_ text: String) -> Result<HTTPResponseParseResult, WireError> {
     Array(text.utf8).withUnsafeBytes { raw in
@@ -78,5 +79,19 @@ private func field(_ result: Result<HTTPResponseParseResult, WireError>) -> Stri
         }
         let long = "HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 9000)
         #expect(field(parse(long)) == "http.head.size")
+    }
+
+    @Test func theFuzzPropertyHoldsOnServersHeads() {
+        let samples = [
+            "HTTP/1.1 200 OK\r\nContent-Length: 14310344\r\nETag: \"1-2-3\"\r\nConnection: keep-alive\r\n\r\n",
+            "HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\nbody",
+            "HTTP/1.1 200\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: b\r\nC: d\r\nE: f\r\n\r\n",
+            "HTTP/1.1 999 \r\n\r\n", "HTTP/1.1 20", "", "HTTP/1.1 200 OK\r\nX:\r\n\r\n",
+        ]
+        for sample in samples {
+            let violation = Array(sample.utf8).withUnsafeBytes { HTTPResponseChecks.incremental($0) }
+            #expect(violation == nil, "\(sample.debugDescription): \(violation ?? "")")
+        }
     }
 }
