@@ -17,7 +17,7 @@ struct LoadgenCommand: ParsableCommand {
 
         The run is bounded by --count and --duration and ends by itself; Ctrl-C ends it early \
         with the report. On a terminal a progress line is drawn on standard error. The exit \
-        status is 0 only when every machine booted.
+        status is 0 only when every machine booted, 128 + the signal when one stopped the run.
         """)
 
     @Option(help: "The server's address (DHCP in relay mode, TFTP, HTTP, DNS).")
@@ -154,13 +154,19 @@ struct LoadgenCommand: ParsableCommand {
         StopSignals.install()
         let drawing = progress ?? (isatty(2) != 0)
         var bar = ProgressBar()
+        var caught: Int32?
         let statistics = load.run(progress: { snapshot in
             guard drawing else { return }
             FileHandleStandardError.write(bar.frame(snapshot))
-        }, shouldStop: { StopSignals.pending() != nil })
+        }, shouldStop: {
+            if caught == nil { caught = StopSignals.pending() }
+            return caught != nil
+        })
         if drawing { FileHandleStandardError.write(ProgressBar.clear) }
         print(json ? LoadReport.json(statistics, plan: plan) : LoadReport.text(statistics, plan: plan), terminator: json ? "\n" : "")
         fflush(nil)
+        // Interrupted: 128 + the signal, as a shell reports a command a signal ended.
+        if let caught { throw ExitCode(128 + caught) }
         if statistics.booted != statistics.requested { throw ExitCode(1) }
     }
 }

@@ -178,7 +178,11 @@ struct PcapReplayCommand: ParsableCommand {
             throw fail("pcap replay: \(error)")
         }
         StopSignals.install()
-        let statistics = replay.run(shouldStop: { StopSignals.pending() != nil })
+        var caught: Int32?
+        let statistics = replay.run(shouldStop: {
+            if caught == nil { caught = StopSignals.pending() }
+            return caught != nil
+        })
         let count = requests.requests.count
         if json {
             print(ReplayReport.json(statistics, file: file, plan: plan, requests: count, skipped: requests.skipped))
@@ -186,6 +190,7 @@ struct PcapReplayCommand: ParsableCommand {
             print(ReplayReport.text(statistics, file: file, plan: plan, requests: count, skipped: requests.skipped), terminator: "")
         }
         fflush(nil)
+        if let caught { throw ExitCode(128 + caught) }
         if statistics.unanswered > 0 || statistics.stoppedBy != nil { throw ExitCode(1) }
     }
 }
