@@ -276,7 +276,7 @@ private func respond(_ exchange: inout HTTPClientExchange, _ text: String, chunk
         let plan = LoadPlan(server: IPv4Address(198, 18, 0, 1))
         let json = LoadReport.json(s, plan: plan)
         #expect(json.hasPrefix("{\"requested\":3,\"started\":3,\"booted\":2,\"failed\":1,\"not_started\":0,"))
-        #expect(json.contains("\"tftp\":{\"ok\":0,\"failed\":1,\"skipped\":0,\"operations\":0,\"bytes\":0,\"failures\":{\"timeout\":1}"))
+        #expect(json.contains("\"tftp\":{\"ok\":0,\"failed\":1,\"skipped\":0,\"operations\":0,\"restarts\":0,\"bytes\":0,\"failures\":{\"timeout\":1}"))
         #expect(json.contains("\"latency_ms\":{\"p50\":1.5"))
     }
 }

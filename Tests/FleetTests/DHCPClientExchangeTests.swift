@@ -96,6 +96,30 @@ struct ResponderLink {
         #expect(request.hostName() == "a")
     }
 
+    @Test func aNAKStartsTheExchangeOver() throws {
+        let link = try ResponderLink()
+        var exchange = DHCPClientExchange(mac: MACAddress(0x02_00_00_00_00_0C), xid: 12, firmware: .bios, hostName: nil, relayAddress: link.relay)
+        #expect(try link.step(&exchange) == .offered)
+        // A NAK from the server (built by hand: this server would ACK).
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
+        defer { buffer.deallocate() }
+        var writer = DHCPMessageWriter(into: buffer)
+        var chaddr = [UInt8](repeating: 0, count: 6)
+        for i in 0..<6 { chaddr[i] = exchange.mac.octet(i) }
+        try chaddr.withUnsafeBytes { try writer.writeHeader(op: 2, xid: 12, chaddr: $0) }
+        try writer.writeMessageType(.nak, serverIdentifier: link.rack)
+        try writer.writeOption(DHCPOptionCode.message, string: "address in use")
+        let nak = try DHCPMessage(parsing: UnsafeRawBufferPointer(rebasing: buffer[0..<(try writer.finish())]))
+        #expect(exchange.receive(nak) == .refused("address in use"))
+        exchange.restart()
+        #expect(exchange.state == .selecting && exchange.offer == nil)
+        #expect(try link.step(&exchange) == .offered)
+        guard case .bound = try link.step(&exchange) else {
+            Issue.record("the second round binds")
+            return
+        }
+    }
+
     @Test func repliesForOtherClientsAreIgnored() throws {
         var exchange = DHCPClientExchange(mac: MACAddress(0x02_00_00_00_00_0A), xid: 99, firmware: .uefi, hostName: nil, relayAddress: nil)
         var other = DHCPClientExchange(mac: MACAddress(0x02_00_00_00_00_0B), xid: 99, firmware: .uefi, hostName: nil, relayAddress: IPv4Address(198, 19, 0, 1))

@@ -380,7 +380,9 @@ public final class LoadRun {
         case .dhcp:
             if now - machine.stageStartedAt >= timeout {
                 let waitingFor = machine.dhcp.state == .selecting ? "no OFFER" : "no ACK"
-                fail(machine, reason: "timeout", detail: "\(waitingFor) after \(machine.retries + 1) tries in \(plan.stageTimeout) s", now: now)
+                let naks = machine.naks > 0 ? ", \(machine.naks) NAKs" : ""
+                fail(machine, reason: machine.naks > 0 ? "nak" : "timeout",
+                     detail: "\(waitingFor) after \(machine.retries + 1) tries in \(plan.stageTimeout) s\(naks)", now: now)
                 return
             }
             machine.retries += 1
@@ -449,8 +451,15 @@ public final class LoadRun {
             case .bound(let lease):
                 machine.lease = lease
                 succeed(machine, now: now, operations: 1)
-            case .refused(let message):
-                fail(machine, reason: "nak", detail: message, now: now)
+            case .refused:
+                // A ROM starts over with a DISCOVER; only the stage timeout ends the machine.
+                statistics.stages[.dhcp]!.restarts += 1
+                machine.dhcp.restart()
+                machine.naks += 1
+                machine.retransmitInterval = Self.second
+                sendDHCP(machine)
+                timers.schedule(machine.index, at: min(now + machine.retransmitInterval,
+                                                       machine.stageStartedAt + UInt64(plan.stageTimeout * Double(Self.second))))
             }
         }
     }

@@ -25,6 +25,8 @@ final class SimulatedMachine {
     var retransmitInterval: UInt64 = 0
 
     var dhcp: DHCPClientExchange
+    /// NAKs received (each restarts the exchange).
+    var naks = 0
     var lease: DHCPClientLease?
     var tftp: TFTPClientTransfer?
     var tftpServer = IPv4Address.any

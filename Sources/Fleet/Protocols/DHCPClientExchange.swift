@@ -109,6 +109,13 @@ public struct DHCPClientExchange: Sendable {
         return try out.finish()
     }
 
+    /// Back to SELECTING after a NAK. RFC 2131 §3.1: "If the client receives a DHCPNAK message,
+    /// the client restarts the configuration process."
+    public mutating func restart() {
+        state = .selecting
+        offer = nil
+    }
+
     /// Reads a server's reply. Messages for another client (xid or chaddr) are `.ignored`.
     public mutating func receive(_ message: DHCPMessage) -> Event {
         guard message.op == 2, message.xid == xid, message.clientMAC == mac else { return .ignored }

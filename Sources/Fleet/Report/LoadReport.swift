@@ -39,6 +39,9 @@ public enum LoadReport {
             out += "first failures\n"
             for sample in s.failureSamples.prefix(10) { out += "  \(sample)\n" }
         }
+        if let restarts = s.stages[.dhcp]?.restarts, restarts > 0 {
+            out += "\ndhcp: \(restarts) exchange\(restarts == 1 ? "" : "s") started over after a NAK\n"
+        }
         if s.sourceAddresses != "leased" { out += "\nsource addresses after DHCP: \(s.sourceAddresses)\n" }
         return out
     }
@@ -74,6 +77,7 @@ public enum LoadReport {
             j.add("failed", st.failed)
             j.add("skipped", st.skipped)
             j.add("operations", st.operations)
+            j.add("restarts", st.restarts)
             j.add("bytes", Int(st.bytes))
             var failures = JSONObject()
             for (reason, count) in st.failures.sorted(by: { $0.key < $1.key }) { failures.add(reason, count) }

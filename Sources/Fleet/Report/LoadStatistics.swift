@@ -17,6 +17,8 @@ public struct StageStatistics: Sendable {
     /// Machines that did not need the stage (an iPXE machine given a script URL skips TFTP).
     public var skipped = 0
     public var failures: [String: Int] = [:]
+    /// Exchanges started over within the stage (DHCP after a NAK), not failures by themselves.
+    public var restarts = 0
     public var bytes: UInt64 = 0
     /// Exchanges: DORAs, transfers, HTTP responses, DNS answers.
     public var operations = 0
