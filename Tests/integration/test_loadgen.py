@@ -140,6 +140,21 @@ def test_the_table_reports_every_stage(fleet):
     assert forced.returncode == 0 and "booted 3" in forced.stderr
 
 
+def test_broadcast_mode_boots_machines_on_the_racks_own_link(fleet):
+    # No relay: DISCOVERs are broadcast on B's interface with the broadcast flag, and the rack
+    # leases from the subnet of the link they arrive on. B does not own those addresses, so the
+    # later stages use the source the kernel picks (and the report says so).
+    argv = ["ip", "netns", "exec", fleet.lab.b, RACKPLANE, "loadgen", "--server", "198.18.0.1", "--interface", "cb",
+            "--count", "10", "--first-mac", "02:00:00:00:07:00", "--stages", "dhcp,tftp,http", "--json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    r = report(result)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert r["booted"] == 10 and r["stages"]["tftp"]["bytes"] == 10 * LOADER
+    assert r["source_addresses"].startswith("kernel-chosen")
+    leases = [l for l in fleet.rack.leases() if l["mac"].startswith("02:00:00:00:07:")]
+    assert len(leases) == 10 and all(l["address"].startswith("198.18.0.") for l in leases)
+
+
 def test_a_missing_boot_loader_fails_at_the_tftp_stage(fleet):
     result = fleet.loadgen("--count", "10", "--first-mac", "02:00:00:00:03:00", "--tftp-file", "missing.bin", "--json")
     r = report(result)
