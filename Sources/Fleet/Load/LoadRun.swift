@@ -13,7 +13,9 @@ import Wire
 public final class LoadRun {
     public let plan: LoadPlan
     private let poll: EventPoll
-    private var machines: [SimulatedMachine] = []
+    /// Machine i from its arrival until it is done; nil before and after, so a million-machine
+    /// run holds only the machines in flight.
+    private var machines: [SimulatedMachine?]
     private var timers: DeadlineQueue
     private var due: [Int] = []
     private let dhcpSocket: Int32
@@ -63,12 +65,7 @@ public final class LoadRun {
         xidBase = UInt32.random(in: 0...UInt32.max)
         sendBuffer = .allocate(byteCount: 65536, alignment: 16)
         receiveBuffer = .allocate(byteCount: 65536, alignment: 16)
-        machines.reserveCapacity(plan.count)
-        for i in 0..<plan.count {
-            machines.append(SimulatedMachine(
-                index: i, mac: plan.mac(of: i), firmware: plan.mix.firmware(of: i), hostName: plan.hostName(of: i),
-                xid: xidBase &+ UInt32(truncatingIfNeeded: i), relay: plan.relayAddress, broadcast: plan.relayAddress == nil))
-        }
+        machines = Array(repeating: nil, count: plan.count)
         statistics.requested = plan.count
         for stage in Stage.allCases { inStage[stage] = 0 }
     }
@@ -77,7 +74,7 @@ public final class LoadRun {
     public static func raiseDescriptorLimit() -> Int { FleetSystem.raiseDescriptorLimit() }
 
     deinit {
-        for machine in machines where machine.descriptor >= 0 { close(machine.descriptor) }
+        for case let machine? in machines where machine.descriptor >= 0 { close(machine.descriptor) }
         close(dhcpSocket)
         sendBuffer.deallocate()
         receiveBuffer.deallocate()
@@ -105,7 +102,7 @@ public final class LoadRun {
             started = startArrivals(started: started, now: now)
             due.removeAll(keepingCapacity: true)
             timers.expired(now: now, into: &due)
-            for index in due { timerFired(machines[index], now: now) }
+            for index in due { if let machine = machines[index] { timerFired(machine, now: now) } }
             if started == plan.count, inFlight == 0 { break }
 
             if now - lastTick >= Self.second / 10 {
@@ -150,7 +147,11 @@ public final class LoadRun {
         var batch = 0
         // A bounded batch per turn keeps the loop answering replies while a burst starts.
         while started < plan.count, inFlight < plan.concurrency, batch < 256, nextArrival(started) <= now {
-            let machine = machines[started]
+            let i = started
+            let machine = SimulatedMachine(
+                index: i, mac: plan.mac(of: i), firmware: plan.mix.firmware(of: i), hostName: plan.hostName(of: i),
+                xid: xidBase &+ UInt32(truncatingIfNeeded: i), relay: plan.relayAddress, broadcast: plan.relayAddress == nil)
+            machines[i] = machine
             started += 1
             batch += 1
             inFlight += 1
@@ -203,6 +204,7 @@ public final class LoadRun {
         statistics.bootedByFirmware[machine.firmware, default: 0] += 1
         _ = statistics.boot.record(max(1, (now - machine.startedAt) / 1000))
         lastBoot = now
+        machines[machine.index] = nil
     }
 
     private func fail(_ machine: SimulatedMachine, reason: String, detail: String, now: UInt64) {
@@ -218,10 +220,11 @@ public final class LoadRun {
         inFlight -= 1
         statistics.failed += 1
         statistics.failedByFirmware[machine.firmware, default: 0] += 1
+        machines[machine.index] = nil
     }
 
     private func abortInFlight(reason: String, now: UInt64) {
-        for machine in machines where machine.stage != nil {
+        for case let machine? in machines where machine.stage != nil {
             fail(machine, reason: reason, detail: "", now: now)
         }
     }
@@ -362,8 +365,7 @@ public final class LoadRun {
             return
         }
         let index = Int(token & 0xFFFF_FFFF) - 1
-        guard index >= 0, index < machines.count else { return }
-        let machine = machines[index]
+        guard index >= 0, index < machines.count, let machine = machines[index] else { return }
         guard machine.descriptor >= 0, UInt32(token >> 32) == machine.descriptorGeneration, let stage = machine.stage else { return }
         switch stage {
         case .dhcp: return
@@ -437,9 +439,7 @@ public final class LoadRun {
             let bytes = UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count])
             guard let message = try? DHCPMessage(parsing: bytes) else { continue }
             let index = Int(message.xid &- xidBase)
-            guard index >= 0, index < machines.count else { continue }
-            let machine = machines[index]
-            guard machine.stage == .dhcp else { continue }
+            guard index >= 0, index < machines.count, let machine = machines[index], machine.stage == .dhcp else { continue }
             switch machine.dhcp.receive(message) {
             case .ignored:
                 continue
