@@ -71,6 +71,9 @@ struct LoadgenCommand: ParsableCommand {
     @Flag(help: "Fetch the boot file from --server even when the ACK names another next-server.")
     var ignoreNextServer = false
 
+    @Option(help: "Receive buffer of each HTTP connection in KiB (0: the kernel's autotuning, which with thousands of downloads in one host drives it into TCP memory pressure).")
+    var httpReceiveBuffer: Int = 256
+
     @Option(help: "Server ports (other than the standard ones only for tests).")
     var dhcpPort: UInt16 = 67
     @Option var tftpPort: UInt16 = 69
@@ -132,6 +135,8 @@ struct LoadgenCommand: ParsableCommand {
         guard blksize == 0 || (8...65464).contains(blksize) else { throw ValidationError("--blksize must be 0 or 8 to 65464 (RFC 2348)") }
         plan.blockSize = blksize == 0 ? nil : UInt16(blksize)
         plan.followNextServer = !ignoreNextServer
+        guard (0...65536).contains(httpReceiveBuffer) else { throw ValidationError("--http-receive-buffer must be 0 to 65536 KiB") }
+        plan.httpReceiveBuffer = httpReceiveBuffer * 1024
         plan.dhcpPort = dhcpPort
         plan.tftpPort = tftpPort
         plan.httpPort = httpPort

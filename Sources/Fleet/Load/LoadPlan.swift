@@ -41,6 +41,12 @@ public struct LoadPlan: Sendable {
     public var blockSize: UInt16? = 1468
     /// Fetch the boot file from the lease's next-server (siaddr) when it names one, as a ROM does.
     public var followNextServer = true
+    /// SO_RCVBUF of each HTTP connection, bytes (0: the kernel's autotuning). Thousands of
+    /// machines in one host share its TCP memory: left to autotune (tcp_rmem up to 32 MiB
+    /// here), their receive buffers push the kernel into TCP memory pressure, where it drops
+    /// segments and transfers stall for seconds — something a room of real machines, each with
+    /// its own memory and a boot loader's small window, never does.
+    public var httpReceiveBuffer = 256 * 1024
 
     public init(server: IPv4Address) { self.server = server }
 

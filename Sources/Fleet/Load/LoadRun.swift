@@ -333,19 +333,20 @@ public final class LoadRun {
     }
 
     private func connectHTTP(_ machine: SimulatedMachine, now: UInt64) {
+        let receiveBuffer = plan.httpReceiveBuffer > 0 ? Int32(clamping: plan.httpReceiveBuffer) : nil
         closeDescriptor(machine)
         machine.httpConnected = false
         var fd: Int32 = -1
         do {
             if let source = source(for: machine) {
                 do {
-                    fd = try FleetSystem.tcpConnect(to: plan.server, port: plan.httpPort, source: source)
+                    fd = try FleetSystem.tcpConnect(to: plan.server, port: plan.httpPort, source: source, receiveBuffer: receiveBuffer)
                     leasedSourceWorks = true
                 } catch where error.errno == EADDRNOTAVAIL {
                     leasedSourceWorks = false
                 }
             }
-            if fd < 0 { fd = try FleetSystem.tcpConnect(to: plan.server, port: plan.httpPort, source: nil) }
+            if fd < 0 { fd = try FleetSystem.tcpConnect(to: plan.server, port: plan.httpPort, source: nil, receiveBuffer: receiveBuffer) }
             machine.descriptor = fd
             machine.descriptorGeneration &+= 1
             try poll.add(fd, token: token(machine), events: EventPoll.writable)

@@ -91,12 +91,14 @@ enum FleetSystem {
 
     /// A non-blocking TCP connect, bound first to `source` when given. Returns the descriptor
     /// with the connection in progress (EPOLLOUT says when it is done).
-    static func tcpConnect(to address: IPv4Address, port: UInt16, source: IPv4Address?) throws(FleetSystemError) -> Int32 {
+    /// - Parameter receiveBuffer: SO_RCVBUF, set before connecting so the window scale fits it.
+    static func tcpConnect(to address: IPv4Address, port: UInt16, source: IPv4Address?, receiveBuffer: Int32? = nil) throws(FleetSystemError) -> Int32 {
         let fd = try call("socket(AF_INET, SOCK_STREAM)") {
             socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         do throws(FleetSystemError) {
             try setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
+            if let receiveBuffer { try setOption(fd, SOL_SOCKET, SO_RCVBUF, receiveBuffer, "setsockopt(SO_RCVBUF)") }
             if let source {
                 // Port chosen at connect time, so many sources share the ephemeral range.
                 try setOption(fd, Int32(IPPROTO_IP), ipBindAddressNoPort, 1, "setsockopt(IP_BIND_ADDRESS_NO_PORT)")
