@@ -65,6 +65,9 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Seconds DHCP and DNS may take, and TFTP and HTTP may go without progress.")
     var stageTimeout: Double = 30
 
+    @Option(help: "Seconds before the first DHCP retransmission; it doubles, each randomized by ±1 s (RFC 2131 §4.1; PXE ROMs use 4).")
+    var dhcpRetransmit: Double = 4
+
     @Option(help: "TFTP blksize to ask for (0: plain RFC 1350, 512-byte blocks).")
     var blksize: Int = 1468
 
@@ -99,6 +102,8 @@ struct LoadgenCommand: ParsableCommand {
         plan.duration = duration
         guard stageTimeout > 0, stageTimeout <= 3600 else { throw ValidationError("--stage-timeout must be more than 0 and at most 3600 seconds") }
         plan.stageTimeout = stageTimeout
+        guard dhcpRetransmit >= 0.1, dhcpRetransmit <= 64 else { throw ValidationError("--dhcp-retransmit must be 0.1 to 64 seconds") }
+        plan.dhcpRetransmit = dhcpRetransmit
         if let relayAddress {
             guard let relay = IPv4Address(relayAddress) else { throw ValidationError("--relay-address \(relayAddress) is not an IPv4 address") }
             plan.relayAddress = relay

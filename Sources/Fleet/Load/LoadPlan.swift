@@ -37,6 +37,9 @@ public struct LoadPlan: Sendable {
     public var dnsPort: UInt16 = 53
     /// DHCP and DNS give up after this many seconds; TFTP and HTTP after this long without progress.
     public var stageTimeout = 30.0
+    /// Seconds before the first DHCP retransmission; it doubles up to 64 s, each randomized by
+    /// ±1 s. 4 is RFC 2131 §4.1's and the PXE specification's first interval.
+    public var dhcpRetransmit = 4.0
     /// blksize asked for (nil: a plain RFC 1350 request with 512-byte blocks).
     public var blockSize: UInt16? = 1468
     /// Fetch the boot file from the lease's next-server (siaddr) when it names one, as a ROM does.

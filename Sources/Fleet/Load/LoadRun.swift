@@ -158,9 +158,9 @@ public final class LoadRun {
             if firstArrival == nil { firstArrival = now }
             machine.startedAt = now
             enter(.dhcp, machine, now: now)
-            machine.retransmitInterval = Self.second
+            machine.retransmitInterval = firstRetransmit
             sendDHCP(machine)
-            timers.schedule(machine.index, at: now + machine.retransmitInterval)
+            timers.schedule(machine.index, at: now + jittered(machine.retransmitInterval, machine))
         }
         return started
     }
@@ -389,10 +389,10 @@ public final class LoadRun {
                 return
             }
             machine.retries += 1
-            machine.retransmitInterval = min(machine.retransmitInterval * 2, 8 * Self.second)
+            machine.retransmitInterval = min(machine.retransmitInterval * 2, 64 * Self.second)
             machine.dhcp.secondsElapsed = UInt16(min((now - machine.startedAt) / Self.second, 65535))
             sendDHCP(machine)
-            timers.schedule(machine.index, at: min(now + machine.retransmitInterval, machine.stageStartedAt + timeout))
+            timers.schedule(machine.index, at: min(now + jittered(machine.retransmitInterval, machine), machine.stageStartedAt + timeout))
         case .tftp:
             guard machine.retries < 5 else {
                 let detail = machine.tftp!.hasServerPort ? "no DATA after \(machine.tftp!.receivedBytes) bytes" : "no answer to the request"
@@ -424,6 +424,18 @@ public final class LoadRun {
 
     // MARK: DHCP
 
+    /// The first DHCP retransmission interval (`--dhcp-retransmit`); it doubles up to 64 s.
+    private var firstRetransmit: UInt64 { UInt64(plan.dhcpRetransmit * Double(Self.second)) }
+
+    /// RFC 2131 §4.1: retransmission delays are "randomized by the value of a uniform random
+    /// number chosen from the range -1 to +1" second — so a thousand machines that started
+    /// together do not retransmit together. Intervals under 2 s get ±25 %.
+    private func jittered(_ interval: UInt64, _ machine: SimulatedMachine) -> UInt64 {
+        let spread = min(Self.second, interval / 4)
+        guard spread > 0 else { return interval }
+        return interval - spread + UInt64.random(in: 0...(2 * spread))
+    }
+
     private func sendDHCP(_ machine: SimulatedMachine) {
         guard let length = try? machine.dhcp.writeMessage(into: sendBuffer) else { return }
         let bytes = UnsafeRawBufferPointer(rebasing: sendBuffer[0..<length])
@@ -446,9 +458,9 @@ public final class LoadRun {
                 continue
             case .offered:
                 machine.lastProgressAt = now
-                machine.retransmitInterval = Self.second
+                machine.retransmitInterval = firstRetransmit
                 sendDHCP(machine)
-                timers.schedule(machine.index, at: now + machine.retransmitInterval)
+                timers.schedule(machine.index, at: now + jittered(machine.retransmitInterval, machine))
             case .bound(let lease):
                 machine.lease = lease
                 succeed(machine, now: now, operations: 1)
@@ -457,9 +469,9 @@ public final class LoadRun {
                 statistics.stages[.dhcp]!.restarts += 1
                 machine.dhcp.restart()
                 machine.naks += 1
-                machine.retransmitInterval = Self.second
+                machine.retransmitInterval = firstRetransmit
                 sendDHCP(machine)
-                timers.schedule(machine.index, at: min(now + machine.retransmitInterval,
+                timers.schedule(machine.index, at: min(now + jittered(machine.retransmitInterval, machine),
                                                        machine.stageStartedAt + UInt64(plan.stageTimeout * Double(Self.second))))
             }
         }
