@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -249,8 +250,7 @@ def test_record_captures_the_racks_traffic_and_the_recording_replays(fleet):
     recorder = fleet.lab.spawn(fleet.lab.a, RACKPLANE, "pcap", "record", "--interface", "ra", "--output", recording,
                                "--filter", "udp port 67", "--count", "40", "--duration", "60")
     # Ten DORAs are forty DHCP packets on the rack's link: the recorder stops by itself.
-    import time
-    time.sleep(1)
+    time.sleep(1)   # the recorder opens its capture before the traffic starts
     result = fleet.loadgen("--count", "10", "--first-mac", "02:00:00:00:06:00", "--stages", "dhcp")
     assert result.returncode == 0, result.stdout
     assert recorder.wait(timeout=60) == 0
