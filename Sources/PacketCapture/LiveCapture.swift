@@ -22,7 +22,7 @@ public final class LiveCapture {
     public init(interface: String, path: String, filter: String?, snapshotLength: Int32 = 65535) throws(CaptureError) {
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let handle = pcap_create(interface, &errorBuffer) else {
-            throw CaptureError(description: "\(interface): \(String(cString: errorBuffer))")
+            throw CaptureError(description: "\(interface): \(errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         func failure(_ what: String) -> CaptureError {
             let message = CaptureError(description: "\(interface): \(what): \(String(cString: pcap_geterr(handle)))")
