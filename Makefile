@@ -29,7 +29,7 @@ test: setup
 integration:
 	RACKPLANE=$$($(SWIFT) build --show-bin-path)/rackplane CORPUS=$(CORPUS) python3 -m pytest -q Tests/integration
 
-# The main job: a rack in a namespace serving a demo site to 200 machines (scripts/demo).
+# The main job: a region and a connected rack boot 1,000 simulated machines (scripts/demo).
 demo: release
 	./scripts/demo
 

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries. Each module map includes the socket headers before the library's own
@@ -61,6 +62,13 @@ let package = Package(
         // Reading (and later writing) capture files through libpcap, shared by the CLI and tests.
         .target(name: "PacketCapture", dependencies: ["CLibPcap"]),
 
+        // Simulated machines booting against a server, and capture replay: the load side of
+        // `rackplane loadgen` and `pcap replay`. Plain sockets and epoll, not the engine.
+        .target(name: "Fleet", dependencies: [
+            "Wire", "PacketCapture", "CLinuxShims",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+
         // The rack's DHCP lease journal: append-only file, group commit, compaction. Stdlib + Glibc.
         .target(name: "LeaseStore"),
 
@@ -86,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region",
+                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // The daemons' settings files (/etc/rackplane/*.yaml).
                 .product(name: "Yams", package: "Yams"),
@@ -97,6 +105,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireChecks", "Tables", "PacketCapture"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "LeaseStoreTests", dependencies: ["LeaseStore"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Wire", "Responders", "Tables", "Site"]),
         .testTarget(name: "TablesTests", dependencies: ["Tables", "Wire"]),
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),

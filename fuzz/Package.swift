@@ -3,7 +3,7 @@
 // sanitizer flags stay out of the main build; `./run` builds it with -sanitize=fuzzer,address.
 import PackageDescription
 
-let targets = ["FuzzDHCP", "FuzzDHCPRoundTrip", "FuzzDNS", "FuzzDNSRoundTrip", "FuzzTFTP", "FuzzHTTP", "FuzzTables", "FuzzDNSResponder"]
+let targets = ["FuzzDHCP", "FuzzDHCPRoundTrip", "FuzzDNS", "FuzzDNSRoundTrip", "FuzzTFTP", "FuzzHTTP", "FuzzHTTPResponse", "FuzzTables", "FuzzDNSResponder"]
 
 let package = Package(
     name: "RackPlaneFuzz",

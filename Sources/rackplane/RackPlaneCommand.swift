@@ -6,7 +6,8 @@ struct RackPlaneCommand: AsyncParsableCommand {
         commandName: "rackplane",
         abstract: "Bare-metal provisioning: region control plane, rack data plane, and tools.",
         subcommands: [
-            RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, VersionCommand.self,
+            RegionCommand.self, RackCommand.self, LeasesCommand.self, TablesCommand.self, PcapCommand.self, LoadgenCommand.self,
+            VersionCommand.self,
             // The API client (docs/cli.md).
             LoginCommand.self, MachinesCommand.self, SubnetsCommand.self, RangesCommand.self, RecordsCommand.self,
             RacksCommand.self, EventsCommand.self, FabricsCommand.self, VLANsCommand.self,

@@ -65,6 +65,10 @@ import WireChecks
         Self.replay(["FuzzHTTP"], HTTPChecks.incremental)
     }
 
+    @Test func httpResponseIncremental() {
+        Self.replay(["FuzzHTTPResponse"], HTTPResponseChecks.incremental)
+    }
+
     @Test func dnsResponder() {
         Self.replay(["FuzzDNSResponder", "FuzzDNS"], DNSResponderChecks.answer)
     }
