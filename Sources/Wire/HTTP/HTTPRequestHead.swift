@@ -147,44 +147,12 @@ public struct HTTPRequestHead {
         i += 1
 
         // *( field-line CRLF ) CRLF
-        let headersStart = i
-        var count = 0
-        while true {
-            guard i < end else { return try outOfInput() }
-            let lineStart = i
-            if bytes[i] == HTTPSyntax.cr {
-                guard i + 1 < end else { return try outOfInput() }
-                guard bytes[i + 1] == HTTPSyntax.lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
-                let head = HTTPRequestHead(
-                    bytes: bytes, length: i + 2, methodRange: methodRange, targetRange: targetRange,
-                    version: version, headersRange: headersStart..<lineStart, headerCount: count)
-                return .complete(head)
-            }
-            if HTTPSyntax.isWhitespace(bytes[i]) {
-                // RFC 9112 §5.2: a server receiving obs-fold "MUST either reject the message by
-                // sending a 400 (Bad Request) ... or replace each received obs-fold with one or
-                // more SP". We reject; §2.2 allows the same for whitespace before the first field.
-                throw WireError(.invalidValue, count == 0 ? "http.header.leading_whitespace" : "http.header.obs_fold", at: i)
-            }
-            count += 1
-            guard count <= limits.maxHeaderCount else { throw WireError(.limitExceeded, "http.header.count", at: lineStart) }
-            // field-name = token, then ":" with no whitespace before it (RFC 9112 §5.1: "MUST
-            // respond with a 400").
-            while i < end, bytes[i] != UInt8(ascii: ":") {
-                guard HTTPSyntax.isTokenChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.name", at: i) }
-                i += 1
-            }
-            guard i < end else { return try outOfInput() }
-            guard i > lineStart else { throw WireError(.invalidValue, "http.header.name", at: i) }
-            i += 1
-            while i < end, bytes[i] != HTTPSyntax.cr {
-                guard HTTPSyntax.isFieldValueChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.value", at: i) }
-                i += 1
-            }
-            guard i + 1 < end else { return try outOfInput() }
-            guard bytes[i + 1] == HTTPSyntax.lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
-            i += 2
+        guard let fields = try HTTPSyntax.scanFieldSection(bytes, from: i, end: end, maxHeaderCount: limits.maxHeaderCount) else {
+            return try outOfInput()
         }
+        return .complete(HTTPRequestHead(
+            bytes: bytes, length: fields.length, methodRange: methodRange, targetRange: targetRange,
+            version: version, headersRange: fields.fields, headerCount: fields.count))
     }
 }
 

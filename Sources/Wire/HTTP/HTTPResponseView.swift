@@ -83,38 +83,12 @@ public struct HTTPResponseView {
         guard bytes[i + 1] == HTTPSyntax.lf else { throw WireError(.invalidValue, "http.response.line", at: i + 1) }
         i += 2
 
-        let headersStart = i
-        var count = 0
-        while true {
-            guard i < end else { return try outOfInput() }
-            let lineStart = i
-            if bytes[i] == HTTPSyntax.cr {
-                guard i + 1 < end else { return try outOfInput() }
-                guard bytes[i + 1] == HTTPSyntax.lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
-                return .complete(HTTPResponseView(
-                    bytes: bytes, length: i + 2, version: version, status: status, reasonRange: reasonRange,
-                    headersRange: headersStart..<lineStart, headerCount: count))
-            }
-            if HTTPSyntax.isWhitespace(bytes[i]) {
-                throw WireError(.invalidValue, count == 0 ? "http.header.leading_whitespace" : "http.header.obs_fold", at: i)
-            }
-            count += 1
-            guard count <= limits.maxHeaderCount else { throw WireError(.limitExceeded, "http.header.count", at: lineStart) }
-            while i < end, bytes[i] != UInt8(ascii: ":") {
-                guard HTTPSyntax.isTokenChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.name", at: i) }
-                i += 1
-            }
-            guard i < end else { return try outOfInput() }
-            guard i > lineStart else { throw WireError(.invalidValue, "http.header.name", at: i) }
-            i += 1
-            while i < end, bytes[i] != HTTPSyntax.cr {
-                guard HTTPSyntax.isFieldValueChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.value", at: i) }
-                i += 1
-            }
-            guard i + 1 < end else { return try outOfInput() }
-            guard bytes[i + 1] == HTTPSyntax.lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
-            i += 2
+        guard let fields = try HTTPSyntax.scanFieldSection(bytes, from: i, end: end, maxHeaderCount: limits.maxHeaderCount) else {
+            return try outOfInput()
         }
+        return .complete(HTTPResponseView(
+            bytes: bytes, length: fields.length, version: version, status: status, reasonRange: reasonRange,
+            headersRange: fields.fields, headerCount: fields.count))
     }
 
     /// Content-Length, or nil if absent; identical repeated values are one (RFC 9112 §6.3),

@@ -1,5 +1,55 @@
 /// Character classes of RFC 9110 §5.6 used by the HTTP parsers.
 enum HTTPSyntax {
+    /// Where a head's field section ended: the fields' bytes, the head's whole length (through
+    /// the empty line) and how many field lines there were.
+    struct FieldSection {
+        var fields: Range<Int>
+        var length: Int
+        var count: Int
+    }
+
+    /// `*( field-line CRLF ) CRLF` from `start` (RFC 9112 §5), shared by the request and the
+    /// response parsers; nil when the input ends first (the caller tells "incomplete" from
+    /// "over its size limit").
+    @inline(__always)
+    static func scanFieldSection(_ bytes: UnsafeRawBufferPointer, from start: Int, end: Int, maxHeaderCount: Int) throws(WireError) -> FieldSection? {
+        var i = start
+        var count = 0
+        while true {
+            guard i < end else { return nil }
+            let lineStart = i
+            if bytes[i] == cr {
+                guard i + 1 < end else { return nil }
+                guard bytes[i + 1] == lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
+                return FieldSection(fields: start..<lineStart, length: i + 2, count: count)
+            }
+            if isWhitespace(bytes[i]) {
+                // RFC 9112 §5.2: a server receiving obs-fold "MUST either reject the message by
+                // sending a 400 (Bad Request) ... or replace each received obs-fold with one or
+                // more SP". We reject; §2.2 allows the same for whitespace before the first field.
+                throw WireError(.invalidValue, count == 0 ? "http.header.leading_whitespace" : "http.header.obs_fold", at: i)
+            }
+            count += 1
+            guard count <= maxHeaderCount else { throw WireError(.limitExceeded, "http.header.count", at: lineStart) }
+            // field-name = token, then ":" with no whitespace before it (RFC 9112 §5.1: "MUST
+            // respond with a 400").
+            while i < end, bytes[i] != UInt8(ascii: ":") {
+                guard isTokenChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.name", at: i) }
+                i += 1
+            }
+            guard i < end else { return nil }
+            guard i > lineStart else { throw WireError(.invalidValue, "http.header.name", at: i) }
+            i += 1
+            while i < end, bytes[i] != cr {
+                guard isFieldValueChar(bytes[i]) else { throw WireError(.invalidValue, "http.header.value", at: i) }
+                i += 1
+            }
+            guard i + 1 < end else { return nil }
+            guard bytes[i + 1] == lf else { throw WireError(.invalidValue, "http.header.line", at: i + 1) }
+            i += 2
+        }
+    }
+
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let sp: UInt8 = 0x20
