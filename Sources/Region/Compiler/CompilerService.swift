@@ -128,21 +128,11 @@ public final class CompilerService: Service, Sendable {
         }
     }
 
-    /// One pass; false if it failed (the caller tries again). A serialization failure — another
-    /// transaction updated a rack's row after this pass's snapshot began — is retried at once.
+    /// One pass; false if it failed (the caller tries again within a second).
     @discardableResult
     private func compile(on connection: PostgresConnection) -> Bool {
         do {
-            var attempt = 1
-            let report: TablesCompiler.Report
-            while true {
-                do {
-                    report = try TablesCompiler().compileAll(on: connection)
-                    break
-                } catch let error as PostgresError where Self.isSerializationFailure(error) && attempt < 5 {
-                    attempt += 1
-                }
-            }
+            let report = try TablesCompiler().compileAll(on: connection)
             // A compile of a large model peaks at hundreds of MiB that glibc would keep; give it
             // back, as the rack does after compiling a site file.
             malloc_trim(0)
@@ -167,10 +157,5 @@ public final class CompilerService: Service, Sendable {
             logger.error("compile failed; trying again", metadata: ["error": "\(error)"])
             return false
         }
-    }
-
-    /// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock): the same pass succeeds when run again.
-    static func isSerializationFailure(_ error: PostgresError) -> Bool {
-        error.sqlState == "40001" || error.sqlState == "40P01"
     }
 }
