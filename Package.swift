@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
         .testTarget(name: "PowerTests", dependencies: ["Power"]),
+        .testTarget(name: "RackTests", dependencies: ["Rack"]),
         .testTarget(name: "RegionTests", dependencies: [
             "Region", "Tables", "Site", "Wire",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -47,6 +47,8 @@ public final class DHCPService: RackService {
     static let leaseNamesInterval: UInt64 = 2000
 
     let port: UInt16
+    /// Boot steps for the region (a connected rack only).
+    var boots: BootRecorder?
 
     public init(tables: TableStore, journal: LeaseJournal, interface: NetworkInterface?, address: IPv4Address?, port: UInt16,
                 durableMark: JournalMark = JournalMark(), log: RackLog) {
@@ -98,7 +100,8 @@ public final class DHCPService: RackService {
                                          now: UInt64(time(nil)))
         let verdict = server.respond(to: datagram.payload, context: context, tables: snapshot, reply: slot.buffer)
         switch verdict {
-        case .reply(let length, let destination, _, let change):
+        case .reply(let length, let destination, let type, let change):
+            if type == .ack, let boots { recordBoot(slot.buffer, to: boots) }
             let reply = PendingReply(slot: slot, length: length, destination: destination, socket: datagram.socket,
                                      localAddress: local, interfaceIndex: datagram.interfaceIndex)
             if let change, change.kind == .bound {
@@ -194,6 +197,19 @@ public final class DHCPService: RackService {
         }
         for reply in pending { transmit(reply, ring: ring) }
         pending.removeAll(keepingCapacity: true)
+    }
+
+    /// An ACK that names a boot file starts a machine's boot history: its MAC, the address it
+    /// was given and the file, read back from the reply just written (fixed BOOTP offsets).
+    private func recordBoot(_ reply: UnsafeMutableRawBufferPointer, to boots: BootRecorder) {
+        let bytes = UnsafeRawBufferPointer(reply)
+        guard bytes.count >= DHCPLayout.file + DHCPLayout.fileLength, bytes[DHCPLayout.file] != 0 else { return }
+        let field = UnsafeRawBufferPointer(rebasing: bytes[DHCPLayout.file..<DHCPLayout.file + DHCPLayout.fileLength])
+        let file = UnsafeRawBufferPointer(rebasing: field[0..<(field.firstIndex(of: 0) ?? field.count)])
+        let yiaddr = IPv4Address(bytes: bytes, at: DHCPLayout.yiaddr)
+        let mac = MACAddress(bytes: bytes, at: DHCPLayout.chaddr)
+        boots.record(.dhcp, address: (yiaddr.isUnspecified ? IPv4Address(bytes: bytes, at: DHCPLayout.ciaddr) : yiaddr).value,
+                     mac: mac.value, name: file, outcome: "ack", bytes: 0)
     }
 
     private func record(_ change: DHCPLeaseChange) -> LeaseRecord {

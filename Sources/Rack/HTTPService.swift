@@ -48,6 +48,8 @@ final class HTTPService: RackService, @unchecked Sendable {
     let tables: TableStore
     let log: RackLog
     let counters = HTTPCounters()
+    /// Boot steps for the region (a connected rack only).
+    var boots: BootRecorder?
 
     private var snapshot: TableSnapshot
     private var generation: UInt64
@@ -215,6 +217,7 @@ final class HTTPService: RackService, @unchecked Sendable {
         if connections[i].responding {
             counters.responsesAborted &+= 1
             if settings.accessLog { logAccess(i, note: " aborted (\(reason))") }
+            recordBoot(i, completed: false)
         }
         if connections[i].file >= 0 { Glibc.close(connections[i].file) }
         connections[i] = HTTPConnection()
@@ -288,6 +291,7 @@ final class HTTPService: RackService, @unchecked Sendable {
     }
 
     private func respond(to head: HTTPRequestHead, _ i: Int, ring: RingContext) {
+        if boots != nil { connections[i].bootName = BootRecorder.Name(head.target) }
         if settings.accessLog {
             connections[i].logRequest = String(decoding: head.methodBytes, as: UTF8.self) + " " + String(decoding: head.target, as: UTF8.self)
         }
@@ -444,6 +448,7 @@ final class HTTPService: RackService, @unchecked Sendable {
         guard let id = connections[i].id else { return }
         counters.bodyBytesSent &+= connections[i].logBytes
         if settings.accessLog { logAccess(i, note: "") }
+        recordBoot(i, completed: true)
         if connections[i].file >= 0 {
             Glibc.close(connections[i].file)
             connections[i].file = -1
@@ -480,6 +485,17 @@ final class HTTPService: RackService, @unchecked Sendable {
         let delay = connections[i].deadline > ring.now ? connections[i].deadline - ring.now : 0
         _ = ring.schedule(afterMilliseconds: delay, token: registry.timerToken(token, for: self))
         connections[i].timerArmed = true
+    }
+
+    /// A response that answered a request (not a head too bad to name a target) is a step in
+    /// its client's boot history.
+    /// An aborted response records no bytes: how much of it left is not known here.
+    private func recordBoot(_ i: Int, completed: Bool) {
+        guard let boots, connections[i].bootName.count > 0 else { return }
+        boots.record(.http, address: connections[i].peer.address, name: connections[i].bootName,
+                     status: connections[i].logStatus, outcome: completed ? "ok" : "aborted",
+                     bytes: completed ? connections[i].logBytes : 0)
+        connections[i].bootName = BootRecorder.Name()
     }
 
     private func logAccess(_ i: Int, note: String) {

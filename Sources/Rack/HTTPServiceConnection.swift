@@ -40,6 +40,8 @@ struct HTTPConnection {
     var logRequest = ""
     var logStatus: UInt16 = 0
     var logBytes: UInt64 = 0
+    /// The request target, for the boot history (empty unless the rack records boots).
+    var bootName = BootRecorder.Name()
 
     init() {}
 

@@ -98,6 +98,11 @@ public final class Rack {
         let metrics = MetricsService(port: options.metricsPort)
         let tftp = (0..<max(1, options.threads)).map { [tables] _ in TFTPService(tables: tables, port: options.tftpPort, filesRoot: options.effectiveFilesRoot, log: log) }
         let http = (0..<max(1, options.threads)).map { [tables] _ in HTTPService(options: options, tables: tables, log: log) }
+        if let boots = region?.boots {
+            dhcp.boots = boots
+            for service in tftp { service.boots = boots }
+            for service in http { service.boots = boots }
+        }
         let dns = options.dnsPort == 0 ? [] : (0..<max(1, options.threads)).map { [tables] _ in
             DNSService(tables: tables, port: options.dnsPort, log: log)
         }
@@ -115,7 +120,7 @@ public final class Rack {
         }
         metrics.render = { [dhcp, tables, tftp, http, dns, region, weak engine] in
             MetricsText.render(dhcp: dhcp, tables: tables, engine: engine?.counters() ?? []) + MetricsText.renderTFTP(tftp)
-                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns) + (region?.images.renderMetrics() ?? "") + (region?.power.renderMetrics() ?? "")
+                + MetricsText.renderHTTP(http) + MetricsText.renderDNS(dns) + (region?.images.renderMetrics() ?? "") + (region?.power.renderMetrics() ?? "") + (region?.boots.renderMetrics() ?? "")
         }
     }
 

@@ -45,6 +45,10 @@ final class TFTPService: RackService, @unchecked Sendable {
     let log: RackLog
     let counters = TFTPCounters()
     let limits = TFTPTransferLimits.ipv4(pathMTU: TFTPService.pathMTU)
+    /// Boot steps for the region (a connected rack only).
+    var boots: BootRecorder?
+    /// The file the request being decided names, while `request` runs: a refusal records it.
+    private var requestName: UnsafeRawBufferPointer?
 
     private var snapshot: TableSnapshot
     private var generation: UInt64
@@ -185,6 +189,8 @@ final class TFTPService: RackService, @unchecked Sendable {
             count(.malformed)
             return
         }
+        if boots != nil { requestName = UnsafeRawBufferPointer(rebasing: request.bytes[request.filenameRange]) }
+        defer { requestName = nil }
 
         if request.opcode == .writeRequest || request.mode == .mail {
             // TFTPTransfer owns the refusal (code, message); it never gets a socket.
@@ -241,6 +247,7 @@ final class TFTPService: RackService, @unchecked Sendable {
         }
         registry?.register(socket, for: self)
         let session = TFTPSession(socket: socket, peer: datagram.source, transfer: transfer, bytes: bytes)
+        if let requestName { session.name = BootRecorder.Name(requestName) }
         sessions[Int(socket.index)] = session
         sessionsByPeer[datagram.source] = socket
         counters.transfersStarted &+= 1
@@ -330,10 +337,15 @@ final class TFTPService: RackService, @unchecked Sendable {
                 ring.send(slot, length: datagram.length, on: session.socket, to: session.peer)
             case .finished:
                 counters.transfersFinished &+= 1
+                boots?.record(.tftp, address: session.peer.address, name: session.name, outcome: "ok",
+                              bytes: UInt64(session.bytes.bytes.count))
                 end(session, ring: ring)
                 return
             case .abort(let reason):
                 counters.transfersAborted[reason.rawValue] &+= 1
+                boots?.record(.tftp, address: session.peer.address, name: session.name,
+                              outcome: Self.bootOutcome(reason, acknowledged: session.transfer.acknowledged),
+                              bytes: 0)
                 end(session, ring: ring)
                 return
             }
@@ -377,6 +389,9 @@ final class TFTPService: RackService, @unchecked Sendable {
 
     /// An ERROR from port 69 to the requester, from the address it asked.
     private func refuse(_ datagram: ReceivedDatagram, local: UInt32, code: TFTPErrorCode, message: StaticString, ring: RingContext) {
+        if let boots, let requestName {
+            boots.record(.tftp, address: datagram.source.address, name: requestName, outcome: message, bytes: 0)
+        }
         guard let slot = ring.allocateSlot() else { return }
         var writer = WireWriter(slot.buffer)
         guard (try? TFTPPacket.writeError(code, message: message, into: &writer)) != nil else {
@@ -398,6 +413,19 @@ final class TFTPService: RackService, @unchecked Sendable {
             return
         }
         ring.send(slot, length: writer.count, on: datagram.socket, to: datagram.source)
+    }
+
+    /// How an aborted transfer reads in a boot history. pxelinux and iPXE ask for a file's
+    /// size (tsize) and stop at the OACK before fetching it: that is a probe, not a failure.
+    static func bootOutcome(_ reason: TFTPAbortReason, acknowledged: UInt64) -> StaticString {
+        switch reason {
+        case .clientError where acknowledged == 0, .optionsRefusedByClient where acknowledged == 0: "size probe"
+        case .clientError: "stopped by the client"
+        case .optionsRefusedByClient: "options refused by the client"
+        case .timedOut: "timed out"
+        case .acknowledgementOutOfRange, .unexpectedPacket: "protocol error"
+        case .writeRequest, .mailMode: "refused"
+        }
     }
 
     private func count(_ refusal: TFTPRequestRefusal) {
@@ -438,6 +466,8 @@ final class TFTPSession {
     let bytes: TFTPTransferBytes
     var timer: TimerID?
     var timerDue: UInt64 = 0
+    /// The requested name, for the boot history (empty unless the rack records boots).
+    var name = BootRecorder.Name()
 
     init(socket: SocketID, peer: IPv4Endpoint, transfer: TFTPTransfer, bytes: TFTPTransferBytes) {
         self.socket = socket

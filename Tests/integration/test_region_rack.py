@@ -272,3 +272,95 @@ def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
              and os.listdir(tmp_path / "rack" / "images") == [], 30, "the rack to drop the deleted files")
     assert rack.poll() is None
     region.stop()
+
+
+def test_a_machines_boot_steps_reach_its_page_and_the_cli(lab, workdir):
+    """A PXE client's DHCP ACK, its TFTP fetches and its image HTTP requests, as the connected
+    rack served them, reach the region filed under the machine — by MAC for the ACK, by the
+    machine's address for the rest — and show on its web page and in `rackplane machines show`."""
+    import html
+    from pathlib import Path
+    tmp_path = Path(workdir)
+    region = RegionInNamespace(lab, str(tmp_path / "region"))
+    region.start()
+    rack_log = open(tmp_path / "rack.log", "a")
+    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", "rack-boots",
+                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), "--dns-port", "0",
+                     stdout=rack_log, stderr=subprocess.STDOUT)
+    racks = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")
+    fabric = region.create("/fabrics", {"name": "fabric-0"})
+    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": racks[0]["id"]})
+    subnet = region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1"})
+    mac = "52:54:00:00:00:31"
+    machine = region.create("/machines", {"hostname": "booter", "interfaces": [{"mac": mac, "subnet_id": subnet,
+                                                                                "ip": "198.18.0.31"}]})
+    wait_for(lambda: "serving with" in open(tmp_path / "rack.log").read(), 60, "the rack to serve the region's tables")
+
+    # DHCP as PXE firmware asks (vendor class PXEClient, BIOS): the ACK names lpxelinux.0.
+    lab.set_client_mac(mac)
+    conf = tmp_path / "pxe.conf"
+    conf.write_text('send vendor-class-identifier "PXEClient:Arch:00000:UNDI:002001";\n')
+    leases = tmp_path / "pxe.leases"
+    lab.exec_b("timeout", "30", "dhclient", "-1", "-sf", "/bin/true", "-cf", str(conf), "-lf", str(leases),
+               "-pf", str(tmp_path / "pxe.pid"), "cb", check=False)
+    assert 'filename "lpxelinux.0"' in leases.read_text(), leases.read_text()
+
+    # Then what pxelinux fetches: the loader (missing: no boot files were uploaded), its own config (rendered), a kernel over HTTP.
+    lab.exec_b("ip", "addr", "add", "198.18.0.31/24", "dev", "cb")
+    missing = lab.exec_b("curl", "-s", "-m", "10", "-o", "/dev/null", "tftp://198.18.0.1/lpxelinux.0", check=False)
+    assert missing.returncode != 0
+    config = lab.exec_b("curl", "-s", "-f", "-m", "10", f"tftp://198.18.0.1/pxelinux.cfg/01-{mac.replace(':', '-')}").stdout
+    assert config.strip()
+    rendered = lab.exec_b("curl", "-s", "-f", "-m", "10", "http://198.18.0.1:5248/ipxe.cfg").stdout
+    assert rendered.startswith("#!ipxe")
+    status = lab.exec_b("curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://198.18.0.1:5248/images/no-such-kernel", check=False).stdout
+    assert status == "404"
+
+    def steps():
+        found = region.api("GET", f"/machines/{machine}/boots")[1]
+        return found if len(found) >= 5 else None
+    history = list(reversed(wait_for(steps, 30, "the boot steps at the region")))
+    assert [s["stage"] for s in history] == ["dhcp", "tftp", "tftp", "http", "http"], history
+    ack, loader, pxeconfig, script, kernel = history
+    assert ack["mac"] == mac and ack["address"] == "198.18.0.31" and ack["name"] == "lpxelinux.0" and ack["outcome"] == "ack"
+    assert loader["name"] == "lpxelinux.0" and loader["outcome"] == "file not found" and loader["bytes"] == 0
+    assert pxeconfig["outcome"] == "ok" and pxeconfig["bytes"] == len(config.encode())
+    assert script["name"] == "/ipxe.cfg" and script["status"] == 200 and script["bytes"] == len(rendered.encode())
+    assert kernel["name"] == "/images/no-such-kernel" and kernel["status"] == 404
+    assert all(s["rack"] == "rack-boots" and s["address"] == "198.18.0.31" for s in history)
+    metrics = lab.exec_a("curl", "-s", "http://127.0.0.1:5249/metrics").stdout
+    assert "rackplane_rack_boot_steps_total 5" in metrics and "rackplane_rack_boot_steps_overwritten_total 0" in metrics
+
+    # Bad reports are refused with the reason, and store nothing.
+    secret = region.secret()
+    def report(body: dict) -> tuple[str, str]:
+        out = lab.exec_a("curl", "-s", "-m", "10", "-X", "POST", "-H", f"Authorization: Rack {secret}",
+                         "-H", "Content-Type: application/json", "--data", json.dumps(body), "-w", "\n%{http_code}",
+                         REGION + "/api/v1/rack/boots").stdout
+        text, _, code = out.rpartition("\n")
+        return code, text
+    good = {"at": 1, "stage": "tftp", "address": "198.18.0.31", "name": "x", "outcome": "ok", "bytes": 1}
+    code, text = report({"rack": racks[0]["id"], "steps": [good, dict(good, stage="nfs")]})
+    assert code == "422" and "steps[1]" in text and "stage" in text
+    code, text = report({"rack": racks[0]["id"], "steps": [dict(good, address="not-an-address")]})
+    assert code == "422" and "IPv4" in text
+    assert len(region.api("GET", f"/machines/{machine}/boots")[1]) == 5
+
+    # The machine's page groups the steps into the boot the ACK began.
+    jar = tmp_path / "cookies"
+    lab.exec_a("curl", "-s", "-m", "10", "-c", str(jar), "-o", "/dev/null", "--data-urlencode", f"token={region.token}",
+               REGION + "/ui/login")
+    page = html.unescape(lab.exec_a("curl", "-s", "-f", "-m", "10", "-b", str(jar), f"{REGION}/ui/machines/{machine}").stdout)
+    assert "Boot history" in page and "as 198.18.0.31 from rack rack-boots" in page and "5 steps" in page
+    assert f"pxelinux.cfg/01-{mac.replace(':', '-')}" in page and "no-such-kernel" in page and "file not found" in page
+    assert page.count('class="failed"') == 2  # the missing loader and kernel; the rest was served
+
+    # And `rackplane machines show`.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACKPLANE_") or k == "RACKPLANE"}
+    shown = lab.exec_a("env", f"RACKPLANE_URL={REGION}", f"RACKPLANE_TOKEN={region.token}", f"HOME={tmp_path}",
+                       RACKPLANE, "machines", "show", "booter", env=env).stdout
+    assert "BOOT HISTORY" in shown and "lpxelinux.0" in shown and "/ipxe.cfg" in shown and "rack-boots" in shown
+    assert "EVENTS" in shown and "create" in shown
+    assert rack.poll() is None
+    region.stop()

@@ -34,6 +34,11 @@ public final class RegionLink: @unchecked Sendable {
     let events: RackEventJournal
     /// Power requests from the region, run against the machines' BMCs (RackPower.swift).
     let power: RackPower
+    /// Steps of machines' boots, recorded by the services and reported every second.
+    public let boots = BootRecorder()
+    /// Drained steps the region has not taken yet (the report thread's alone).
+    private var unreportedBoots: [BootRecorder.Report] = []
+    static let maximumUnreportedBoots = 100_000
     /// How often the boot file list is asked for (it is small; a file appears within this).
     static let imageSyncSeconds: Double = 5
 
@@ -295,31 +300,38 @@ public final class RegionLink: @unchecked Sendable {
                 log.error("region: \(error); events stay in the journal, retrying")
             }
             let durable = durableSequence.value
-            guard durable > acked else { continue }
-            do {
-                let leases = try LeaseJournal.readLeases(directory: stateDirectory).values
-                    .filter { $0.sequence > acked && $0.sequence <= durable }
-                    .sorted { $0.sequence < $1.sequence }
-                var newest = acked
-                for start in stride(from: 0, to: leases.count, by: 1000) {
-                    let batch = leases[start..<min(start + 1000, leases.count)].map(Self.report)
-                    let body = try JSONEncoder().encode(LeaseBatch(rack: rack, leases: batch))
-                    let response = try client.request("POST", "/api/v1/rack/leases",
-                                                      headers: authorization + [("Content-Type", "application/json")], body: Array(body))
-                    guard response.status == 200 else {
-                        throw RegionHTTPClient.Failure(description: "lease report: HTTP \(response.status) \(response.text)")
+            if durable > acked {
+                do {
+                    let leases = try LeaseJournal.readLeases(directory: stateDirectory).values
+                        .filter { $0.sequence > acked && $0.sequence <= durable }
+                        .sorted { $0.sequence < $1.sequence }
+                    var newest = acked
+                    for start in stride(from: 0, to: leases.count, by: 1000) {
+                        let batch = leases[start..<min(start + 1000, leases.count)].map(Self.report)
+                        let body = try JSONEncoder().encode(LeaseBatch(rack: rack, leases: batch))
+                        let response = try client.request("POST", "/api/v1/rack/leases",
+                                                          headers: authorization + [("Content-Type", "application/json")], body: Array(body))
+                        guard response.status == 200 else {
+                            throw RegionHTTPClient.Failure(description: "lease report: HTTP \(response.status) \(response.text)")
+                        }
+                        newest = max(newest, try JSONDecoder().decode(Acked.self, from: Data(response.body)).acked)
+                        enrolment.withLock { $0?.leasesAcked = newest }
                     }
-                    newest = max(newest, try JSONDecoder().decode(Acked.self, from: Data(response.body)).acked)
-                    enrolment.withLock { $0?.leasesAcked = newest }
+                    // Nothing newer than the durable mark is left: everything up to it is reported.
+                    enrolment.withLock { state in
+                        if let current = state?.leasesAcked { state?.leasesAcked = max(current, durable) }
+                    }
+                    delay = 1
+                } catch {
+                    log.error("region: \(error); leases stay in the journal, retrying in \(Int(delay)) s")
+                    delay = min(delay * 2, Self.maxBackoff)
                 }
-                // Nothing newer than the durable mark is left: everything up to it is reported.
-                enrolment.withLock { state in
-                    if let current = state?.leasesAcked { state?.leasesAcked = max(current, durable) }
-                }
-                delay = 1
+            }
+            // After the leases: a step's machine may be found by the lease on its address.
+            do {
+                try reportBoots(rack: rack)
             } catch {
-                log.error("region: \(error); leases stay in the journal, retrying in \(Int(delay)) s")
-                delay = min(delay * 2, Self.maxBackoff)
+                log.error("region: \(error); \(unreportedBoots.count) boot steps kept, retrying")
             }
         }
     }
@@ -346,6 +358,33 @@ public final class RegionLink: @unchecked Sendable {
             let acked = try JSONDecoder().decode(Acked.self, from: Data(response.body)).acked
             events.acknowledge(upTo: acked)
             guard acked >= batch.last!.sequence else { return }
+        }
+    }
+
+    // MARK: Boot steps
+
+    struct BootBatch: Encodable {
+        let rack: Int
+        let steps: [BootRecorder.Report]
+    }
+
+    /// Sends the steps recorded since the last round, 1,000 at a time. A batch the region did
+    /// not take is sent again next round (a duplicate step in a history is harmless); past
+    /// `maximumUnreportedBoots` the oldest are dropped.
+    func reportBoots(rack: Int) throws {
+        unreportedBoots += boots.drain()
+        if unreportedBoots.count > Self.maximumUnreportedBoots {
+            unreportedBoots.removeFirst(unreportedBoots.count - Self.maximumUnreportedBoots)
+        }
+        while !unreportedBoots.isEmpty {
+            let batch = Array(unreportedBoots.prefix(1000))
+            let body = try JSONEncoder().encode(BootBatch(rack: rack, steps: batch))
+            let response = try client.request("POST", "/api/v1/rack/boots",
+                                              headers: authorization + [("Content-Type", "application/json")], body: Array(body))
+            guard response.status == 204 || response.status == 200 else {
+                throw RegionHTTPClient.Failure(description: "boot report: HTTP \(response.status) \(response.text)")
+            }
+            unreportedBoots.removeFirst(batch.count)
         }
     }
 

@@ -89,7 +89,12 @@ struct AccessRoutes: Sendable {
         }
         group.get("events") { request, _ in
             let limit = try Self.limit(request)
-            return JSONBody.response(status: .ok, json: try await store.eventsJSON(.init(limit: limit)))
+            var machine: String?
+            if let text = request.uri.queryParameters.get("machine") {
+                guard let id = Int64(text), id > 0 else { throw APIError(.badRequest, "machine must be a machine id (got '\(text)')") }
+                machine = String(id)
+            }
+            return JSONBody.response(status: .ok, json: try await store.eventsJSON(.init(limit: limit, machineID: machine)))
         }
         group.get("leases") { _, _ in
             JSONBody.response(status: .ok, json: try await store.leasesJSON())

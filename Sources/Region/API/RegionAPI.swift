@@ -46,6 +46,7 @@ public enum RegionAPI {
         BootFileRoutes(store: store).register(on: api)
         PowerRoutes(store: store).register(on: api)
         EnlistRoutes(store: store).register(on: api)
+        BootHistoryRoutes(store: store).register(on: api)
         WebRoutes(store: store).register(on: router)
         return router
     }

@@ -68,11 +68,13 @@ struct MachinePages: Sendable {
         let macs = interfaces.compactMap { ViewValues.text($0, "mac") }
         let leases = try ViewValues.objects(try await store.leasesOverviewJSON(macs: macs)).map(Self.leaseRow)
         let events = try ViewValues.objects(try await store.eventsJSON(.init(limit: 50, machineID: id))).map(Self.eventRow)
+        let steps = try ViewValues.objects(try await store.bootStepsJSON(machineID: id, limit: 200) ?? "[]")
         var values: [String: Any] = [
             "machine": machine,
             "interfaces": interfaces,
             "leases": leases,
             "events": events,
+            "boots": BootHistoryView.boots(steps),
             "created": ViewValues.text(machine, "created_at").map(ViewValues.displayTime) ?? "",
             "updated": ViewValues.text(machine, "updated_at").map(ViewValues.displayTime) ?? "",
             "actions": MachineAction.allCases.filter { action in status.flatMap { action.next(from: $0) } != nil }.map(Self.actionButton),

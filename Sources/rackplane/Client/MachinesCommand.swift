@@ -61,17 +61,58 @@ struct MachinesCommand: AsyncParsableCommand {
     }
 
     struct Show: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a machine and its interfaces.")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Show a machine: its interfaces, its latest boot steps (as racks reported them) and events, power events among them.",
+            discussion: "--json prints the machine object only; its boot steps are GET /api/v1/machines/{id}/boots.")
 
         @Argument(help: "The machine: its id, hostname or system id.")
         var machine: String
 
+        @Option(help: "How many of the latest boot steps and events to show (1-1000).")
+        var history: Int = 15
+
         @OptionGroup var output: OutputOptions
 
-        func run(_ client: RegionClient) async throws {
-            let reply = try await client.get("/machines/\(try await machineID(machine, client: client))")
-            output.emit(reply) { MachinesCommand.describe(reply.value) }
+        func validate() throws {
+            guard (1...1000).contains(history) else { throw ValidationError("--history must be from 1 to 1000") }
         }
+
+        func run(_ client: RegionClient) async throws {
+            let id = try await machineID(machine, client: client)
+            let reply = try await client.get("/machines/\(id)")
+            if output.json { return output.emit(reply) { "" } }
+            let boots = try await client.get("/machines/\(id)/boots", query: [("limit", String(history))])
+            let events = try await client.get("/events", query: [("machine", id), ("limit", String(history))])
+            output.emit(reply) {
+                MachinesCommand.describe(reply.value) + "\n\n" + MachinesCommand.bootSteps(boots.value) + "\n\n"
+                    + MachinesCommand.events(events.value)
+            }
+        }
+    }
+
+    /// Newest first; each DHCP step is where a boot began.
+    static func bootSteps(_ steps: JSONValue) -> String {
+        let rows = steps.array
+        guard !rows.isEmpty else { return "BOOT HISTORY: no boots reported by a rack yet" }
+        return "BOOT HISTORY (newest first)\n" + TableOutput.render(
+            header: ["WHEN", "STEP", "ADDRESS", "WHAT", "RESULT", "BYTES", "RACK"],
+            rows: rows.map { step in
+                let status = step["status"].flatMap { $0.isNull ? nil : $0.cell }
+                // An HTTP step's status says it; its outcome only when the response was cut.
+                let outcome = step.cell("outcome")
+                let result = status.map { outcome == "ok" ? $0 : $0 + " " + outcome } ?? outcome
+                return [step.time("at"), step.cell("stage").uppercased(), step.cell("address"), step.cell("name"), result,
+                        step.cell("bytes"), step.cell("rack")]
+            })
+    }
+
+    static func events(_ events: JSONValue) -> String {
+        let rows = events.array
+        guard !rows.isEmpty else { return "EVENTS: none" }
+        return "EVENTS (newest first)\n" + TableOutput.render(
+            header: ["WHEN", "WHO", "ACTION", "WHAT"],
+            rows: rows.map { [$0.time("at"), $0.cell("actor"), $0.cell("action"), $0.cell("summary")] })
     }
 
     struct Create: ClientCommand {

@@ -1,0 +1,41 @@
+import Testing
+@testable import Rack
+
+struct BootRecorderTests {
+    static func name(_ text: String) -> BootRecorder.Name {
+        Array(text.utf8).withUnsafeBytes { BootRecorder.Name($0) }
+    }
+
+    @Test func drainsOldestFirstAndOnlyOnce() {
+        let recorder = BootRecorder(capacity: 8)
+        recorder.record(.dhcp, address: 0xC612_001F, mac: 0x5254_0000_0031, name: Self.name("lpxelinux.0"), outcome: "ack", bytes: 0)
+        recorder.record(.http, address: 0xC612_001F, name: Self.name("/ipxe.cfg"), status: 200, outcome: "ok", bytes: 56)
+        let steps = recorder.drain()
+        #expect(steps.map(\.stage) == ["dhcp", "http"])
+        #expect(steps[0].mac == "52:54:00:00:00:31" && steps[0].address == "198.18.0.31" && steps[0].status == nil)
+        #expect(steps[1].name == "/ipxe.cfg" && steps[1].status == 200 && steps[1].bytes == 56 && steps[1].mac == nil)
+        #expect(recorder.drain().isEmpty)
+    }
+
+    @Test func aFullRingOverwritesTheOldestAndCountsThem() {
+        let recorder = BootRecorder(capacity: 3)
+        for i in 0..<5 {
+            recorder.record(.tftp, address: UInt32(i), name: Self.name("file\(i)"), outcome: "ok", bytes: UInt64(i))
+        }
+        #expect(recorder.drain().map(\.name) == ["file2", "file3", "file4"])
+        #expect(recorder.totals == (recorded: 5, overwritten: 2))
+        #expect(recorder.renderMetrics().contains("rackplane_rack_boot_steps_overwritten_total 2"))
+    }
+
+    @Test func namesAreCutToCapacityAndControlBytesCannotForgeLines() {
+        let long = String(repeating: "a", count: 300)
+        #expect(Self.name(long).text.utf8.count == BootRecorder.Name.capacity)
+        #expect(Self.name("x\ny\u{7F}").text == "x?y?")
+    }
+
+    @Test func aSizeProbeIsNotAFailedTransfer() {
+        #expect(TFTPService.bootOutcome(.clientError, acknowledged: 0).description == "size probe")
+        #expect(TFTPService.bootOutcome(.clientError, acknowledged: 3).description == "stopped by the client")
+        #expect(TFTPService.bootOutcome(.timedOut, acknowledged: 3).description == "timed out")
+    }
+}
