@@ -18,3 +18,5 @@ CREATE TABLE boot_steps (
 CREATE INDEX boot_steps_machine_at ON boot_steps (machine_id, at DESC, id DESC);
 -- Steps no machine claimed (unknown MACs enlisting, strangers), newest first, and pruning.
 CREATE INDEX boot_steps_at ON boot_steps (at);
+-- A step without a MAC finds its machine through the lease on its address, from any rack.
+CREATE INDEX leases_ip ON leases (ip);
