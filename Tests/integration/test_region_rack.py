@@ -99,6 +99,22 @@ def dhclient(lab: Lab, workdir: str, mac: str, name: str, hostname: str | None =
     return text.split("fixed-address ")[1].split(";")[0]
 
 
+def connected_rack(lab: Lab, tmp_path, name: str):
+    """A region and a rack connected to it (no DNS) in namespace A, the rack primary on the
+    VLAN of 198.18.0.0/24: (region, rack process, rack id, subnet id)."""
+    region = RegionInNamespace(lab, str(tmp_path / "region"))
+    region.start()
+    rack_log = open(tmp_path / "rack.log", "a")
+    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", name,
+                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), "--dns-port", "0",
+                     stdout=rack_log, stderr=subprocess.STDOUT)
+    rack_id = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")[0]["id"]
+    fabric = region.create("/fabrics", {"name": "fabric-0"})
+    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": rack_id})
+    subnet = region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1"})
+    return region, rack, rack_id, subnet
+
+
 @pytest.fixture
 def workdir():
     # The embedded cluster runs as the postgres user, which must be able to reach the state
@@ -196,16 +212,7 @@ def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
     import hashlib
     from pathlib import Path
     tmp_path = Path(workdir)
-    region = RegionInNamespace(lab, str(tmp_path / "region"))
-    region.start()
-    rack_log = open(tmp_path / "rack.log", "a")
-    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", "rack-img",
-                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), "--dns-port", "0",
-                     stdout=rack_log, stderr=subprocess.STDOUT)
-    racks = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")
-    fabric = region.create("/fabrics", {"name": "fabric-0"})
-    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": racks[0]["id"]})
-    region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1"})
+    region, rack, _, _ = connected_rack(lab, tmp_path, "rack-img")
     wait_for(lambda: "serving with" in open(tmp_path / "rack.log").read(), 60, "the rack to serve the region's tables")
 
     # Generated in the test: 9 MiB of kernel (three database chunks) and a small initrd.
@@ -281,16 +288,7 @@ def test_a_machines_boot_steps_reach_its_page_and_the_cli(lab, workdir):
     import html
     from pathlib import Path
     tmp_path = Path(workdir)
-    region = RegionInNamespace(lab, str(tmp_path / "region"))
-    region.start()
-    rack_log = open(tmp_path / "rack.log", "a")
-    rack = lab.spawn(lab.a, RACKPLANE, "rack", "--region", REGION, "--secret", region.secret(), "--name", "rack-boots",
-                     "--interface", "ra", "--state-dir", str(tmp_path / "rack"), "--dns-port", "0",
-                     stdout=rack_log, stderr=subprocess.STDOUT)
-    racks = wait_for(lambda: region.api("GET", "/racks")[1], 30, "the rack to enrol")
-    fabric = region.create("/fabrics", {"name": "fabric-0"})
-    vlan = region.create("/vlans", {"fabric_id": fabric, "vid": 0, "dhcp_on": True, "primary_rack_id": racks[0]["id"]})
-    subnet = region.create("/subnets", {"vlan_id": vlan, "cidr": "198.18.0.0/24", "gateway": "198.18.0.1"})
+    region, rack, rack_id, subnet = connected_rack(lab, tmp_path, "rack-boots")
     mac = "52:54:00:00:00:31"
     machine = region.create("/machines", {"hostname": "booter", "interfaces": [{"mac": mac, "subnet_id": subnet,
                                                                                 "ip": "198.18.0.31"}]})
@@ -341,9 +339,9 @@ def test_a_machines_boot_steps_reach_its_page_and_the_cli(lab, workdir):
         text, _, code = out.rpartition("\n")
         return code, text
     good = {"at": 1, "stage": "tftp", "address": "198.18.0.31", "name": "x", "outcome": "ok", "bytes": 1}
-    code, text = report({"rack": racks[0]["id"], "steps": [good, dict(good, stage="nfs")]})
+    code, text = report({"rack": rack_id, "steps": [good, dict(good, stage="nfs")]})
     assert code == "422" and "steps[1]" in text and "stage" in text
-    code, text = report({"rack": racks[0]["id"], "steps": [dict(good, address="not-an-address")]})
+    code, text = report({"rack": rack_id, "steps": [dict(good, address="not-an-address")]})
     assert code == "422" and "IPv4" in text
     assert len(region.api("GET", f"/machines/{machine}/boots")[1]) == 5
 
