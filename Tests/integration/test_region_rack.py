@@ -354,6 +354,37 @@ def test_a_machines_boot_steps_reach_its_page_and_the_cli(lab, workdir):
     assert f"pxelinux.cfg/01-{mac.replace(':', '-')}" in page and "no-such-kernel" in page and "file not found" in page
     assert page.count('class="failed"') == 2  # the missing loader and kernel; the rest was served
 
+    # An unknown machine boots (a pool address, the enlistment config); when an interface with
+    # its MAC is made, that boot becomes its history.
+    def generation():
+        return region.api("GET", f"/racks/{rack_id}")[1].get("tables_generation") or 0
+    before = generation()
+    region.create("/ranges", {"subnet_id": subnet, "type": "dynamic", "start_ip": "198.18.0.100", "end_ip": "198.18.0.200"})
+    after = wait_for(lambda: generation() if generation() > before else None, 30, "the range's generation")
+    wait_for(lambda: f"rackplane_tables_generation {after}" in lab.exec_a("curl", "-s", "http://127.0.0.1:5249/metrics").stdout,
+             30, "the rack to serve the range")
+    lab.exec_b("ip", "addr", "flush", "dev", "cb")
+    stranger = "52:54:00:00:00:99"
+    lab.set_client_mac(stranger)
+    leases = tmp_path / "stranger.leases"
+    lab.exec_b("timeout", "30", "dhclient", "-1", "-sf", "/bin/true", "-cf", str(conf), "-lf", str(leases),
+               "-pf", str(tmp_path / "stranger.pid"), "cb", check=False)
+    pool_address = leases.read_text().split("fixed-address ")[1].split(";")[0]
+    lab.exec_b("ip", "addr", "add", f"{pool_address}/24", "dev", "cb")
+    # No config by its MAC (nobody knows it); then iPXE's script over HTTP, whatever the answer.
+    assert lab.exec_b("curl", "-s", "-m", "10", "-o", "/dev/null", f"tftp://198.18.0.1/pxelinux.cfg/01-{stranger.replace(':', '-')}",
+                      check=False).returncode != 0
+    lab.exec_b("curl", "-s", "-m", "10", "-o", "/dev/null", "http://198.18.0.1:5248/ipxe.cfg", check=False)
+    wait_for(lambda: "rackplane_rack_boot_steps_total 8" in lab.exec_a("curl", "-s", "http://127.0.0.1:5249/metrics").stdout,
+             10, "the stranger's steps at the rack")
+    time.sleep(2.5)  # two report rounds: at the region, unclaimed
+    enlisted = region.create("/machines", {"hostname": "stranger", "interfaces": [{"mac": stranger}]})
+    claimed = region.api("GET", f"/machines/{enlisted}/boots")[1]
+    assert [(s["stage"], s["address"], s["name"]) for s in reversed(claimed)] == [
+        ("dhcp", pool_address, "lpxelinux.0"), ("tftp", pool_address, f"pxelinux.cfg/01-{stranger.replace(':', '-')}"),
+        ("http", pool_address, "/ipxe.cfg")], claimed
+    assert len(region.api("GET", f"/machines/{machine}/boots")[1]) == 5
+
     # And `rackplane machines show`.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RACKPLANE_") or k == "RACKPLANE"}
     shown = lab.exec_a("env", f"RACKPLANE_URL={REGION}", f"RACKPLANE_TOKEN={region.token}", f"HOME={tmp_path}",

@@ -20,3 +20,24 @@ CREATE INDEX boot_steps_machine_at ON boot_steps (machine_id, at DESC, id DESC);
 CREATE INDEX boot_steps_at ON boot_steps (at);
 -- A step without a MAC finds its machine through the lease on its address, from any rack.
 CREATE INDEX leases_ip ON leases (ip);
+
+-- A machine that booted before anyone knew it (an unknown MAC enlisting) gets that history when
+-- an interface with its MAC appears: the unclaimed ACKs to the MAC, and the unclaimed steps from
+-- the address each ACK gave, in the hour after it.
+CREATE INDEX boot_steps_unclaimed_mac ON boot_steps (mac) WHERE machine_id IS NULL;
+CREATE INDEX boot_steps_unclaimed_address ON boot_steps (address, at) WHERE machine_id IS NULL;
+
+CREATE FUNCTION boot_steps_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- From the MAC's ACKs (one index probe: none, for almost every new interface) to the
+    -- steps from their addresses; the ACKs themselves are among those.
+    UPDATE boot_steps s SET machine_id = NEW.machine_id
+    FROM (SELECT address, at FROM boot_steps
+          WHERE machine_id IS NULL AND mac = NEW.mac AND stage = 'dhcp') d
+    WHERE s.machine_id IS NULL AND s.address = d.address AND s.at BETWEEN d.at AND d.at + interval '1 hour';
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER interfaces_claim_boot_steps AFTER INSERT OR UPDATE OF mac ON interfaces
+    FOR EACH ROW EXECUTE FUNCTION boot_steps_claim();
