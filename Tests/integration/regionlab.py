@@ -80,7 +80,7 @@ class RegionProcess:
     def rack(self, path: str, body: dict) -> dict:
         """A rack-protocol request, with the rack secret."""
         status, reply = self.api("POST", path, body, authorization=f"Rack {self.secret}")
-        assert status == 200, f"POST {path}: {status} {reply}"
+        assert status in (200, 204), f"POST {path}: {status} {reply}"
         return reply
 
     def stop(self, remove: bool = True) -> int | None:
@@ -165,5 +165,19 @@ def populate(region: RegionProcess) -> dict:
     leases.append({"sequence": 120, "address": "198.18.0.150", "mac": "52:54:00:99:00:01", "hostname": "unknown-laptop",
                    "state": "bound", "expires_at": expires})
     region.rack("/rack/leases", {"rack": rack_a["id"], "leases": leases})
+
+    # node-02's two network boots as rack-a reports them: commissioning, then deployment.
+    mac, address, now = "52:54:00:12:00:02", "198.18.0.32", int(time.time())
+    def boot(start: int, image: str) -> list[dict]:
+        step = lambda offset, stage, name, outcome, size, status=None: {
+            "at": start + offset, "stage": stage, "address": address, "name": name, "outcome": outcome, "bytes": size,
+            **({"mac": mac} if stage == "dhcp" else {}), **({"status": status} if status else {})}
+        return [step(0, "dhcp", "lpxelinux.0", "ack", 0),
+                step(1, "tftp", "lpxelinux.0", "ok", 42_844),
+                step(1, "tftp", "ldlinux.c32", "ok", 122_308),
+                step(2, "tftp", "pxelinux.cfg/01-52-54-00-12-00-02", "ok", 212),
+                step(2, "http", f"/{image}/amd64/vmlinuz", "ok", 14_932_104, 200),
+                step(4, "http", f"/{image}/amd64/initrd.img", "ok", 59_740_761, 200)]
+    region.rack("/rack/boots", {"rack": rack_a["id"], "steps": boot(now - 5400, "ubuntu/noble") + boot(now - 600, "ubuntu/noble")})
     return {"machines": machines, "subnet": subnet["id"], "storage": storage["id"], "domain": domain["id"],
             "rack_a": rack_a["id"], "rack_b": rack_b["id"]}

@@ -211,6 +211,13 @@ def test_screenshots_of_the_main_pages(region, browser):
         assert browser.save_screenshot(file)
         assert png_size(file) == (1280, 800)
         assert os.path.getsize(file) < SCREENSHOT_LIMIT, f"{file}: {os.path.getsize(file)} bytes"
+    # The machine page's boot history, below the fold.
+    browser.get(f"{region.base}/ui/machines/{ids['machines']['node-02']}")
+    history = browser.find_element(By.ID, "boots")
+    assert "Boot at" in history.text and "/ubuntu/noble/amd64/initrd.img" in history.text
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.XPATH, "//h2[text()='Boot history']"))
+    file = os.path.join(target, "machine-boots.png")
+    assert browser.save_screenshot(file) and os.path.getsize(file) < SCREENSHOT_LIMIT
     browser.delete_all_cookies()
     browser.get(region.base + "/ui/login")
     browser.save_screenshot(os.path.join(target, "login.png"))

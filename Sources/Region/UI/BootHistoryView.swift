@@ -39,7 +39,8 @@ enum BootHistoryView {
             "stage": (ViewValues.text(step, "stage") ?? "").uppercased(),
             "name": ViewValues.text(step, "name") ?? "",
             "result": status.map { outcome == "ok" ? $0 : "\($0) \(outcome)" } ?? outcome,
-            "bytes": ViewValues.byteSize(Int(ViewValues.text(step, "bytes") ?? "") ?? 0),
+            // An ACK carries no file: a size there would only be noise.
+            "bytes": ViewValues.text(step, "stage") == "dhcp" ? "" : ViewValues.byteSize(Int(ViewValues.text(step, "bytes") ?? "") ?? 0),
             "failed": succeeded(step) ? Absent() : true,
         ]
     }
