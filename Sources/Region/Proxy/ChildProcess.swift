@@ -1,0 +1,63 @@
+import Glibc
+
+/// Starting squid (and `squid -z`) from the region: posix_spawn, with what a daemon's child
+/// needs that Foundation's Process does not give.
+enum ChildProcess {
+    struct SpawnError: Error, CustomStringConvertible {
+        var command: String
+        var errno: Int32
+        var description: String { "could not run \(command): \(String(cString: strerror(errno)))" }
+    }
+
+    /// Starts `arguments` with stdin on /dev/null and the region's stdout and stderr (squid's
+    /// fatal messages land in the region's log). Signals the region ignores or handles are back
+    /// to their defaults in the child: swift-service-lifecycle sets SIGTERM and SIGINT to
+    /// SIG_IGN, which exec would otherwise pass on.
+    static func spawn(_ arguments: [String]) throws(SpawnError) -> pid_t {
+        // The API's listening socket and the database connections must not live on in squid.
+        EmbeddedCluster.markInheritedDescriptorsCloseOnExec()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, arguments[0], &actions, &attributes, argv, environ)
+        guard spawned == 0 else { throw SpawnError(command: arguments[0], errno: spawned) }
+        return child
+    }
+
+    /// Blocks until `child` has exited, without reaping it: its pid stays ours (a zombie) until
+    /// `reap`, so a signal sent by pid meanwhile cannot reach another process.
+    static func waitForExit(_ child: pid_t) {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0, errno == EINTR {}
+    }
+
+    /// Collects an exited child; its exit status, or 128 + the signal that ended it.
+    @discardableResult
+    static func reap(_ child: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0, errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS / WTERMSIG spelled out: the macros are not imported.
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Runs to completion; the exit status as `reap` gives it.
+    static func run(_ arguments: [String]) throws(SpawnError) -> Int32 {
+        let child = try spawn(arguments)
+        return reap(child)
+    }
+}
