@@ -10,7 +10,7 @@ enum ChildProcess {
     }
 
     /// Starts `arguments` with stdin on /dev/null and the region's stdout and stderr (squid's
-    /// fatal messages land in the region's log). Signals the region ignores or handles are back
+    /// fatal messages land in the region's log), in a process group of its own. Signals the region ignores or handles are back
     /// to their defaults in the child: swift-service-lifecycle sets SIGTERM and SIGINT to
     /// SIG_IGN, which exec would otherwise pass on.
     static func spawn(_ arguments: [String]) throws(SpawnError) -> pid_t {
@@ -30,7 +30,10 @@ enum ChildProcess {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // A process group of its own: Ctrl-C on the region's terminal reaches the region, which
+        // then stops squid itself, rather than both at once (which looks like squid dying).
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
