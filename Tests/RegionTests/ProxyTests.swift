@@ -124,3 +124,15 @@ struct MachineProxyAPITests {
         }
     }
 }
+
+extension SquidConfigurationTests {
+    /// squid's -n takes letters and digits only; each state directory gets its own.
+    @Test func theServiceNameIsAlphanumericAndOnePerDirectory() {
+        let one = SquidConfiguration(directory: "/var/lib/rackplane-region/proxy").serviceName
+        let other = SquidConfiguration(directory: "/tmp/rackplane-region-x/region/proxy").serviceName
+        #expect(one.count == "rackplane".count + 8)
+        #expect(one.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
+        #expect(one != other)
+        #expect(one == SquidConfiguration(directory: "/var/lib/rackplane-region/proxy", port: 1).serviceName)
+    }
+}

@@ -237,6 +237,28 @@ def test_deleting_the_subnet_withdraws_the_proxy_and_squid_stops_with_the_region
 
     squid = int(open(os.path.join(region.state, "proxy", "squid.pid")).read())
     assert open(f"/proc/{squid}/comm").read().strip() == "squid"
+    argv = open(f"/proc/{squid}/cmdline").read().split("\0")
+    service = argv[argv.index("-n") + 1]
     assert region.stop(remove=False) == 0
     assert not os.path.exists(f"/proc/{squid}"), "squid outlived the region"
     assert not connects(region.proxy_port)
+    # A clean exit: squid removed its shared memory (named after the region's own service name).
+    assert not [name for name in os.listdir("/dev/shm") if name.startswith(service + "-")]
+
+
+def test_without_squid_the_region_runs_and_says_so_once():
+    region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "on", "RACKPLANE_SQUID": "/nonexistent/squid"})
+    try:
+        fabric = region.create("/fabrics", {"name": "fabric-0"})
+        vlan = region.create("/vlans", {"fabric_id": fabric["id"], "vid": 0})
+        subnet = region.create("/subnets", {"vlan_id": vlan["id"], "cidr": "198.18.79.0/24"})
+        machine = region.create("/machines", {"hostname": "node-1", "interfaces": [
+            {"name": "eno1", "mac": "52:54:00:79:00:01", "subnet_id": subnet["id"]}]})
+        status, settings = region.api("GET", f"/machines/{machine['id']}/proxy")
+        assert status == 200 and settings == {"enabled": False, "http_proxy": None, "cloud_config": None, "preseed": None}
+        assert metric(region, "rackplane_region_proxy_up") == 0
+        log = open(region.log_path).read()
+        assert log.count("/nonexistent/squid not found: running without the caching proxy") == 1, log
+        assert not os.path.exists(os.path.join(region.state, "proxy"))
+    finally:
+        assert region.stop() == 0

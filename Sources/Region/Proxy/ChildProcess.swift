@@ -13,13 +13,17 @@ enum ChildProcess {
     /// fatal messages land in the region's log), in a process group of its own. Signals the region ignores or handles are back
     /// to their defaults in the child: swift-service-lifecycle sets SIGTERM and SIGINT to
     /// SIG_IGN, which exec would otherwise pass on.
-    static func spawn(_ arguments: [String]) throws(SpawnError) -> pid_t {
+    static func spawn(_ arguments: [String], output: Int32? = nil) throws(SpawnError) -> pid_t {
         // The API's listening socket and the database connections must not live on in squid.
         EmbeddedCluster.markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+            posix_spawn_file_actions_adddup2(&actions, output, 2)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -58,9 +62,32 @@ enum ChildProcess {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    /// Runs to completion; the exit status as `reap` gives it.
-    static func run(_ arguments: [String]) throws(SpawnError) -> Int32 {
-        let child = try spawn(arguments)
-        return reap(child)
+    /// Runs to completion: the exit status as `reap` gives it, and what it printed (kept out of
+    /// the region's log unless the caller wants it there).
+    static func run(_ arguments: [String]) throws(SpawnError) -> (status: Int32, output: String) {
+        var ends: [Int32] = [0, 0]
+        // Both ends close on exec (spawn marks every descriptor so); only the dup'd copies reach the child.
+        guard pipe(&ends) == 0 else { throw SpawnError(command: arguments[0], errno: errno) }
+        let child: pid_t
+        do {
+            child = try spawn(arguments, output: ends[1])
+        } catch {
+            close(ends[0])
+            close(ends[1])
+            throw error
+        }
+        close(ends[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
+            if count > 0 {
+                output += buffer[0..<count]
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(ends[0])
+        return (reap(child), String(decoding: output, as: UTF8.self))
     }
 }

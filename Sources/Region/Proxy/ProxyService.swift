@@ -14,7 +14,8 @@ public struct ProxyOptions: Sendable {
     public var allowLocalhost = false
     /// What machines are told to use; nil: `http://` + the host they reach the API by + the port.
     public var url: String?
-    public var squidPath = "/usr/sbin/squid"
+    /// `RACKPLANE_SQUID` names another binary (as `RACKPLANE_PG_BIN` does for PostgreSQL).
+    public var squidPath = ProcessInfo.processInfo.environment["RACKPLANE_SQUID"] ?? "/usr/sbin/squid"
 
     public init() {}
 
@@ -135,11 +136,13 @@ public final class ProxyService: Service, Sendable {
         var delay = 1.0
         while !isStopping {
             let current = configuration.withLock { $0 }
-            // A pid file left by a squid that died with the region would stop this one starting.
+            // A pid file or shared memory left by a squid that did not exit cleanly (killed
+            // before its handlers were in place) would stop this one starting.
             unlink(current.pidFile)
+            removeSharedMemory(of: current)
             let pid: pid_t
             do {
-                pid = try ChildProcess.spawn(command(["-N", "-f", current.configurationFile]))
+                pid = try ChildProcess.spawn(command(["-N", "-n", current.serviceName, "-f", current.configurationFile]))
             } catch {
                 logger.error("proxy: \(error); running without the proxy")
                 return
@@ -189,8 +192,12 @@ public final class ProxyService: Service, Sendable {
         // ufs makes 16 first-level directories, 00 to 0F; 00 missing means never initialised.
         if !fileManager.fileExists(atPath: current.cacheDirectory + "/00") {
             logger.info("proxy: initialising the cache", metadata: ["directory": "\(current.cacheDirectory)", "megabytes": "\(current.cacheMegabytes)"])
-            let status = try ChildProcess.run(command(["-N", "-z", "-f", current.configurationFile]))
-            if status != 0 { logger.error("proxy: squid -z exited with \(status); \(current.cacheLog) ends: \(lastLines(of: current.cacheLog))") }
+            removeSharedMemory(of: current)
+            let (status, output) = try ChildProcess.run(command(["-N", "-z", "-n", current.serviceName, "-f", current.configurationFile]))
+            if status != 0 {
+                let printed = output.split(separator: "\n").suffix(5).joined(separator: " | ")
+                logger.error("proxy: squid -z exited with \(status): \(printed)")
+            }
         }
     }
 
@@ -210,6 +217,16 @@ public final class ProxyService: Service, Sendable {
         chmod(temporary, 0o644)
         guard rename(temporary, configuration.configurationFile) == 0 else {
             throw StateDirectoryError(path: configuration.configurationFile, errno: errno)
+        }
+    }
+
+    /// Removes the service's segments in /dev/shm (`<service>-cf__metadata.shm`, …). Only when
+    /// no squid of ours runs: the name is this state directory's alone, so they are stale.
+    private func removeSharedMemory(of configuration: SquidConfiguration) {
+        let prefix = configuration.serviceName + "-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm") else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".shm") {
+            unlink("/dev/shm/" + name)
         }
     }
 

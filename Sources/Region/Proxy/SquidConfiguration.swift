@@ -32,6 +32,17 @@ public struct SquidConfiguration: Sendable, Equatable {
     public var accessLog: String { directory + "/access.log" }
     public var cacheLog: String { directory + "/cache.log" }
 
+    /// squid's `-n` service name, which also names its shared-memory segments in /dev/shm:
+    /// "squid" by default, so two squids on one host (two regions, or Debian's own) would share
+    /// them and the second would refuse to start. One per state directory instead; squid
+    /// accepts letters and digits only.
+    public var serviceName: String {
+        var hash: UInt32 = 0x811c_9dc5  // FNV-1a
+        for byte in directory.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        let hex = String(hash, radix: 16)
+        return "rackplane" + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
     /// The subnets in a stable order without repeats: two lists naming the same subnets render
     /// the same file, and the region reconfigures squid only when this set changes.
     public var clientNetworks: [String] { Array(Set(subnets)).sorted() }
