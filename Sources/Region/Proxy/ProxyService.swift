@@ -188,7 +188,8 @@ public final class ProxyService: Service, Sendable {
             var status = stat()
             if stat(parent, &status) == 0, status.st_mode & 0o001 == 0 { chmod(parent, (status.st_mode & 0o7777) | 0o001) }
         }
-        try write(current)
+        // Under the lock: the subnet watcher may be rewriting it already.
+        try configuration.withLock { try write($0) }
         // ufs makes 16 first-level directories, 00 to 0F; 00 missing means never initialised.
         if !fileManager.fileExists(atPath: current.cacheDirectory + "/00") {
             logger.info("proxy: initialising the cache", metadata: ["directory": "\(current.cacheDirectory)", "megabytes": "\(current.cacheMegabytes)"])
