@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from regionlab import RegionProcess, free_port
+from regionlab import RACKPLANE, RegionProcess, free_port
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root"),
@@ -262,3 +262,33 @@ def test_without_squid_the_region_runs_and_says_so_once():
         assert not os.path.exists(os.path.join(region.state, "proxy"))
     finally:
         assert region.stop() == 0
+
+
+def test_proxy_off_runs_no_squid():
+    region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "off"})
+    try:
+        assert metric(region, "rackplane_region_proxy_up") == 0
+        assert not os.path.exists(os.path.join(region.state, "proxy"))
+        assert "squid" not in open(region.log_path).read()
+    finally:
+        assert region.stop() == 0
+
+
+@pytest.mark.parametrize("arguments, settings, message", [
+    (["--proxy", "maybe"], "", "--proxy must be on or off, not maybe"),
+    (["--proxy-port", "70000"], "", "--proxy-port must be a port from 1 to 65535 (got 70000)"),
+    ([], "proxy_port: 0\n", "proxy_port must be a port from 1 to 65535 (got 0)"),
+    (["--proxy-cache-size", "8"], "", "--proxy-cache-size is in MiB and must be at least 16 (got 8)"),
+    ([], "proxy: sometimes\n", "proxy must be true or false, not sometimes"),
+    (["--proxy-url", "ftp://x/"], "", "--proxy-url must be an http:// URL"),
+    (["--proxy-allow-localhost", "perhaps"], "", "--proxy-allow-localhost must be on or off, not perhaps"),
+])
+def test_bad_proxy_settings_stop_the_region_with_a_message(tmp_path, arguments, settings, message):
+    config = tmp_path / "region.yaml"
+    config.write_text(f"state_dir: {tmp_path}/state\n" + settings)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RACKPLANE_")}
+    result = subprocess.run([RACKPLANE, "region", "--config", str(config), *arguments],
+                            capture_output=True, text=True, timeout=30, env=environment)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert not (tmp_path / "state").exists()
