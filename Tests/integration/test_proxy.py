@@ -239,6 +239,7 @@ def test_deleting_the_subnet_withdraws_the_proxy_and_squid_stops_with_the_region
     assert open(f"/proc/{squid}/comm").read().strip() == "squid"
     argv = open(f"/proc/{squid}/cmdline").read().split("\0")
     service = argv[argv.index("-n") + 1]
+    assert service == service_name(os.path.join(region.state, "proxy"))
     assert region.stop(remove=False) == 0
     assert not os.path.exists(f"/proc/{squid}"), "squid outlived the region"
     assert not connects(region.proxy_port)
@@ -262,6 +263,28 @@ def test_without_squid_the_region_runs_and_says_so_once():
         assert not os.path.exists(os.path.join(region.state, "proxy"))
     finally:
         assert region.stop() == 0
+
+
+def service_name(proxy_directory: str) -> str:
+    """SquidConfiguration.serviceName: FNV-1a of the directory, which names squid's /dev/shm segments."""
+    value = 0x811C9DC5
+    for byte in proxy_directory.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"rackplane{value:08x}"
+
+
+def test_a_region_stopped_while_squid_starts_leaves_no_shared_memory():
+    region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "on", "RACKPLANE_REGION_PROXY_PORT": str(free_port())})
+    service = service_name(os.path.join(region.state, "proxy"))
+    try:
+        wait_for(lambda: metric(region, "rackplane_region_proxy_up") == 1, "squid to be started")
+    finally:
+        assert region.stop(remove=False) == 0
+    try:
+        assert "squid running" in open(region.log_path).read()
+        assert not [name for name in os.listdir("/dev/shm") if name.startswith(service + "-")]
+    finally:
+        subprocess.run(["rm", "-rf", region.root], check=False)
 
 
 def test_proxy_off_runs_no_squid():

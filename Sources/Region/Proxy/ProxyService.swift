@@ -156,6 +156,8 @@ public final class ProxyService: Service, Sendable {
             ChildProcess.waitForExit(pid)
             child.store(0, ordering: .releasing)
             let status = ChildProcess.reap(pid)
+            // squid removes them itself on a clean exit, not when a signal caught it starting.
+            removeSharedMemory(of: current)
             metrics.setProxy(up: false)
             if isStopping {
                 logger.info("proxy: squid stopped", metadata: ["status": "\(status)"])
@@ -222,7 +224,8 @@ public final class ProxyService: Service, Sendable {
     }
 
     /// Removes the service's segments in /dev/shm (`<service>-cf__metadata.shm`, …). Only when
-    /// no squid of ours runs: the name is this state directory's alone, so they are stale.
+    /// no squid of ours runs: the name is this state directory's alone, so they are stale, and
+    /// would otherwise outlive a state directory that is gone.
     private func removeSharedMemory(of configuration: SquidConfiguration) {
         let prefix = configuration.serviceName + "-"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm") else { return }
