@@ -14,6 +14,8 @@ public struct RegionOptions: Sendable {
     public var maximumConnections = 6
     /// How often every machine's power state is queried through its rack (zero: never).
     public var powerPollInterval: Duration = .seconds(300)
+    /// The caching proxy for machines (squid, supervised by the region).
+    public var proxy = ProxyOptions()
 
     public init(stateDirectory: String, databaseURL: String? = nil) {
         self.stateDirectory = stateDirectory
@@ -85,8 +87,22 @@ public struct RegionServer {
 
         let metrics = RegionMetrics()
         let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, metrics: metrics, logger: logger)
-        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer)
         let logger = self.logger
+        var proxyService: ProxyService?
+        if options.proxy.enabled {
+            if let squid = options.proxy.installedSquid {
+                let subnets = try await store.read { try ProxyService.managedSubnets(on: $0) }
+                proxyService = ProxyService(
+                    options: options.proxy, squid: squid, stateDirectory: state.path, subnets: subnets,
+                    connectionString: connectionString, metrics: metrics, logger: logger)
+            } else {
+                // A region without its proxy still provisions; machines fetch packages directly.
+                logger.warning("proxy: \(options.proxy.squidPath) not found: running without the caching proxy (apt-get install squid, or --proxy off to silence this)")
+            }
+        }
+        let advertisement = ProxyAdvertisement(
+            enabled: proxyService != nil, port: options.proxy.port, url: options.proxy.url, listenHost: options.host)
+        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer, proxy: advertisement)
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "rackplane-region"),
@@ -96,10 +112,13 @@ public struct RegionServer {
                 await onReady(port)
             },
             logger: logger)
+        var services: [any Service] = [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger)]
+        // Last, so stopped first: squid goes before the API.
+        if let proxyService { services.append(proxyService) }
         let group = ServiceGroup(configuration: .init(
             // Shut down in reverse: the compiler first, which ends the held-open rack streams
             // that the server would otherwise wait for.
-            services: [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Logging
 import Region
@@ -22,10 +23,18 @@ struct RegionRunCommand: AsyncParsableCommand {
 
         Settings come from flags, then RACKPLANE_REGION_<SETTING> variables (RACKPLANE_REGION_STATE_DIR,
         RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN), then /etc/rackplane/region.yaml
-        (state_dir, database_url, listen; another file with --config).
+        (state_dir, database_url, listen, proxy, proxy_port, proxy_cache_size, proxy_allow_localhost,
+        proxy_url; another file with --config).
+
+        The region also runs a caching HTTP proxy for machines on port 8000: Debian's squid,
+        configured to serve the managed subnets only, started and stopped with the region
+        (docs/proxy.md). Without squid installed the region runs without it and says so once.
         """)
 
-    static let settingKeys: Set<String> = ["state_dir", "database_url", "listen"]
+    static let settingKeys: Set<String> = [
+        "state_dir", "database_url", "listen",
+        "proxy", "proxy_port", "proxy_cache_size", "proxy_allow_localhost", "proxy_url",
+    ]
 
     @Option(help: "Settings file (default /etc/rackplane/region.yaml when it exists).")
     var config: String?
@@ -38,6 +47,21 @@ struct RegionRunCommand: AsyncParsableCommand {
 
     @Option(help: "Address and port of the REST API and web UI (default 0.0.0.0:5240).")
     var listen: String?
+
+    @Option(help: "The caching proxy for machines: on (the default) or off.")
+    var proxy: String?
+
+    @Option(help: "The proxy's TCP port (default 8000).")
+    var proxyPort: Int?
+
+    @Option(help: "The proxy's disk cache in MiB (default 4096), under STATE_DIR/proxy/cache.")
+    var proxyCacheSize: Int?
+
+    @Option(help: "Also serve clients on the region's own host (127.0.0.0/8, ::1): true or false (default false).")
+    var proxyAllowLocalhost: String?
+
+    @Option(help: "The proxy URL machines are given (default http://HOST:PORT/, HOST being how they reach the API).")
+    var proxyURL: String?
 
     /// `ADDRESS:PORT`, `[IPv6]:PORT` or `:PORT` (all addresses).
     static func parseListen(_ text: String) -> (host: String, port: Int)? {
@@ -61,7 +85,34 @@ struct RegionRunCommand: AsyncParsableCommand {
         }
         options.host = host
         options.port = port
+        options.proxy.enabled = try settings.bool("proxy", flag: try Self.parseSwitch(proxy, "--proxy"), default: true)
+        options.proxy.port = try settings.integer("proxy_port", flag: proxyPort, default: 8000)
+        guard (1...65535).contains(options.proxy.port) else {
+            throw SettingsError("\(settings.origin("proxy_port", flag: proxyPort != nil)) must be a port from 1 to 65535 (got \(options.proxy.port))")
+        }
+        options.proxy.cacheMegabytes = try settings.integer("proxy_cache_size", flag: proxyCacheSize, default: 4096)
+        guard options.proxy.cacheMegabytes >= 16 else {
+            throw SettingsError("\(settings.origin("proxy_cache_size", flag: proxyCacheSize != nil)) is in MiB and must be at least 16 (got \(options.proxy.cacheMegabytes))")
+        }
+        options.proxy.allowLocalhost = try settings.bool(
+            "proxy_allow_localhost", flag: try Self.parseSwitch(proxyAllowLocalhost, "--proxy-allow-localhost"), default: false)
+        if let url = settings.string("proxy_url", flag: proxyURL) {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw SettingsError("\(settings.origin("proxy_url", flag: proxyURL != nil)) must be an http:// URL, e.g. http://198.18.0.2:8000/ (got \(url))")
+            }
+            options.proxy.url = url
+        }
         return options
+    }
+
+    /// A true/false flag given as text, so that `--proxy off` reads naturally.
+    static func parseSwitch(_ text: String?, _ flag: String) throws -> Bool? {
+        guard let text else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw SettingsError("\(flag) must be on or off, not \(text)")
+        }
     }
 
     func run() async throws {

@@ -43,7 +43,9 @@ class RegionProcess:
         arguments = argv if argv is not None else ["--state-dir", self.state, "--listen", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(
             [*(prefix or []), RACKPLANE, "region", *arguments],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            # The caching proxy (squid on :8000) only where a test asks for it: regions that run
+            # side by side would otherwise compete for its port.
+            stdout=self.log, stderr=subprocess.STDOUT, env={"RACKPLANE_REGION_PROXY": "off", **os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 90
         while True:

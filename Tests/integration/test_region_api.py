@@ -40,7 +40,8 @@ class Region:
         extra = ["--database-url", database_url] if database_url else []
         self.process = subprocess.Popen(
             [RACKPLANE, "region", "--state-dir", os.path.join(state, name), "--listen", f"127.0.0.1:{self.port}", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            # No caching proxy (squid on :8000): these regions run side by side on one host.
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "RACKPLANE_REGION_PROXY": "off"},
         )
         name_dir = os.path.join(state, name)
         deadline = time.monotonic() + 60

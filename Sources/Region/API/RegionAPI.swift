@@ -8,7 +8,7 @@ public enum RegionAPI {
 
     public static func router(
         store: RegionStore, rackSecret: String, metrics: RegionMetrics, announcer: TablesAnnouncer,
-        streamKeepalive: Duration = .seconds(15)
+        streamKeepalive: Duration = .seconds(15), proxy: ProxyAdvertisement = .off
     ) -> Router<RegionRequestContext> {
         let router = Router(context: RegionRequestContext.self)
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
@@ -47,6 +47,7 @@ public enum RegionAPI {
         PowerRoutes(store: store).register(on: api)
         EnlistRoutes(store: store).register(on: api)
         BootHistoryRoutes(store: store).register(on: api)
+        ProxyRoutes(store: store, advertisement: proxy).register(on: api)
         WebRoutes(store: store).register(on: router)
         return router
     }

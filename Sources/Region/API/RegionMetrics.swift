@@ -10,6 +10,9 @@ public final class RegionMetrics: Sendable {
         var lastGeneration: UInt64 = 0
         var lastCompile = TablesCompiler.Timings()
         var compileSeconds = 0.0
+        var proxyUp = false
+        var proxyRestarts = 0
+        var proxyReconfigures = 0
     }
 
     private struct RequestKey: Hashable, Comparable {
@@ -38,6 +41,10 @@ public final class RegionMetrics: Sendable {
             counters.lastGeneration = max(counters.lastGeneration, published.max() ?? 0)
         }
     }
+
+    func setProxy(up: Bool) { counters.withLock { $0.proxyUp = up } }
+    func countProxyRestart() { counters.withLock { $0.proxyRestarts += 1 } }
+    func countProxyReconfigure() { counters.withLock { $0.proxyReconfigures += 1 } }
 
     func render(openConnections: Int) -> String {
         let snapshot = counters.withLock { $0 }
@@ -75,6 +82,15 @@ public final class RegionMetrics: Sendable {
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
             # TYPE rackplane_region_db_connections gauge
             rackplane_region_db_connections \(openConnections)
+            # HELP rackplane_region_proxy_up Whether the caching proxy (squid) is running.
+            # TYPE rackplane_region_proxy_up gauge
+            rackplane_region_proxy_up \(snapshot.proxyUp ? 1 : 0)
+            # HELP rackplane_region_proxy_restarts_total Times squid exited unexpectedly and was restarted.
+            # TYPE rackplane_region_proxy_restarts_total counter
+            rackplane_region_proxy_restarts_total \(snapshot.proxyRestarts)
+            # HELP rackplane_region_proxy_reconfigures_total Times squid was reconfigured for a new set of managed subnets.
+            # TYPE rackplane_region_proxy_reconfigures_total counter
+            rackplane_region_proxy_reconfigures_total \(snapshot.proxyReconfigures)
 
             """
         return text

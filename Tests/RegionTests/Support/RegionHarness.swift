@@ -27,12 +27,13 @@ struct RegionHarness {
             rackSecret: try await store.rackSecret())
     }
 
-    /// Runs `body` against the API; with `compiler`, the LISTEN/NOTIFY compiler runs beside it.
-    func run<T: Sendable>(compiler: CompilerService? = nil, _ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {
+    /// Runs `body` against the API; with `compiler`, the LISTEN/NOTIFY compiler runs beside it;
+    /// `proxy` is what the API says about the caching proxy.
+    func run<T: Sendable>(compiler: CompilerService? = nil, proxy: ProxyAdvertisement = .off, _ body: @escaping @Sendable (APIClient) async throws -> T) async throws -> T {
         var logger = Logger(label: "region-test")
         logger.logLevel = .warning
         var app = Application(
-            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics, announcer: compiler?.announcer ?? TablesAnnouncer()),
+            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics, announcer: compiler?.announcer ?? TablesAnnouncer(), proxy: proxy),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             logger: logger)
         if let compiler { app.addServices(compiler) }

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+
+/// What the region tells machines about its proxy.
+public struct ProxyAdvertisement: Sendable {
+    /// False when the proxy is off or squid is not installed.
+    public var enabled: Bool
+    public var port: Int
+    /// The operator's `proxy_url`, used as it is.
+    public var url: String?
+    /// The API's listen address: the proxy's host when a request names none.
+    public var listenHost: String
+
+    public static let off = ProxyAdvertisement(enabled: false, port: 0, url: nil, listenHost: "")
+
+    public init(enabled: Bool, port: Int, url: String?, listenHost: String) {
+        self.enabled = enabled
+        self.port = port
+        self.url = url
+        self.listenHost = listenHost
+    }
+
+    /// The proxy's URL for a client that reached the API at `authority` (`Host`): squid runs
+    /// beside the API, so the name or address that reached one reaches the other.
+    public func url(authority: String?) -> String? {
+        guard enabled else { return nil }
+        if let url { return url }
+        var host = Self.host(ofAuthority: authority ?? "")
+        if host.isEmpty {
+            host = ["0.0.0.0", "::", ""].contains(listenHost) ? ProxyService.hostName() : listenHost
+            if host.contains(":") { host = "[\(host)]" }
+        }
+        return "http://\(host):\(port)/"
+    }
+
+    /// `host:port`, `[v6]:port` or `host` → the host, brackets kept around an IPv6 address.
+    static func host(ofAuthority authority: String) -> String {
+        if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") {
+            return String(authority[...end])
+        }
+        if let colon = authority.firstIndex(of: ":") { return String(authority[..<colon]) }
+        return authority
+    }
+}
+
+/// `GET /api/v1/machines/{id}/proxy`: the proxy settings to put in a machine's cloud-init
+/// user-data or preseed (docs/proxy.md).
+struct ProxyRoutes: Sendable {
+    let store: RegionStore
+    let advertisement: ProxyAdvertisement
+
+    struct MachineProxy: Encodable {
+        var enabled: Bool
+        var httpProxy: String?
+        /// A cloud-config fragment: APT through the proxy.
+        var cloudConfig: String?
+        /// debian-installer's preseed line.
+        var preseed: String?
+
+        enum CodingKeys: String, CodingKey {
+            case enabled, httpProxy = "http_proxy", cloudConfig = "cloud_config", preseed
+        }
+
+        // nil values are written as null: a client reads `http_proxy` either way.
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(enabled, forKey: .enabled)
+            try container.encode(httpProxy, forKey: .httpProxy)
+            try container.encode(cloudConfig, forKey: .cloudConfig)
+            try container.encode(preseed, forKey: .preseed)
+        }
+    }
+
+    func register(on group: RouterGroup<RegionRequestContext>) {
+        group.get("machines/:id/proxy") { request, context in
+            let machine = try RegionAPI.id(context, "machine")
+            guard try await store.read({ try MachineRoutes.machineExists(machine, on: $0) }) else {
+                throw APIError.notFound("machine", machine)
+            }
+            return JSONBody.response(status: .ok, encoding: Self.settings(url: advertisement.url(authority: request.head.authority)))
+        }
+    }
+
+    static func settings(url: String?) -> MachineProxy {
+        guard let url else { return MachineProxy(enabled: false) }
+        return MachineProxy(
+            enabled: true, httpProxy: url,
+            // HTTPS goes through the same port as CONNECT tunnels (not cached, but allowed).
+            cloudConfig: "#cloud-config\napt:\n  http_proxy: \(url)\n  https_proxy: \(url)\n",
+            preseed: "d-i mirror/http/proxy string \(url)\n")
+    }
+}
