@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
         .testTarget(name: "PowerTests", dependencies: ["Power"]),
         .testTarget(name: "RegionTests", dependencies: [
-            "Region", "Tables", "Site", "Wire",
+            "Region", "Tables", "Site", "Wire", "Responders",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ]

@@ -14,6 +14,16 @@ public struct RegionOptions: Sendable {
     public var maximumConnections = 6
     /// How often every machine's power state is queried through its rack (zero: never).
     public var powerPollInterval: Duration = .seconds(300)
+    /// How long a commissioning or deploying machine has to report before it fails (seconds).
+    public var lifecycleTimeoutSeconds = 1800
+    /// The region URL rendered into machines' kernel command lines (report and enlistment);
+    /// nil: the URL each rack reached the region at.
+    public var bootRegionURL: String?
+    /// The kernel command line of every network boot the racks render.
+    public var bootKernelOptions = ""
+    /// The boot resource (by name) machines boot to enlist, commission and deploy; nil: the
+    /// first amd64 one.
+    public var bootResource: String?
 
     public init(stateDirectory: String, databaseURL: String? = nil) {
         self.stateDirectory = stateDirectory
@@ -64,6 +74,7 @@ public struct RegionServer {
         defer { pool.close() }
         var configured = RegionStore(pool: pool)
         configured.powerVault = try PowerVault.load(from: state)
+        configured.lifecycleTimeoutSeconds = options.lifecycleTimeoutSeconds
         let store = configured
         let applied = try await pool.withConnection { try Migrations.apply(on: $0) }
         if !applied.isEmpty { logger.info("schema migrated", metadata: ["versions": "\(applied)"]) }
@@ -84,7 +95,11 @@ public struct RegionServer {
         try state.write(secret + "\n", to: StateDirectory.rackSecretFile)
 
         let metrics = RegionMetrics()
-        let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, metrics: metrics, logger: logger)
+        let boot = CompilerBootSettings(
+            tokenKey: BootTokenKey(vault: store.powerVault), regionURL: options.bootRegionURL,
+            kernelOptions: options.bootKernelOptions, bootResource: options.bootResource)
+        let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, boot: boot,
+                                       metrics: metrics, logger: logger)
         let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer)
         let logger = self.logger
         let app = Application(
@@ -99,7 +114,8 @@ public struct RegionServer {
         let group = ServiceGroup(configuration: .init(
             // Shut down in reverse: the compiler first, which ends the held-open rack streams
             // that the server would otherwise wait for.
-            services: [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger)],
+            services: [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger),
+                       LifecycleTimeouts(store: store, timeoutSeconds: options.lifecycleTimeoutSeconds, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -21,11 +21,14 @@ struct RegionRunCommand: AsyncParsableCommand {
         creates the rack secret (DIR/rack-secret). Stops on SIGINT or SIGTERM.
 
         Settings come from flags, then RACKPLANE_REGION_<SETTING> variables (RACKPLANE_REGION_STATE_DIR,
-        RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN), then /etc/rackplane/region.yaml
-        (state_dir, database_url, listen; another file with --config).
+        RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN, …), then /etc/rackplane/region.yaml
+        (state_dir, database_url, listen, lifecycle_timeout, boot_region_url, boot_kernel_options,
+        boot_resource; another file with --config).
         """)
 
-    static let settingKeys: Set<String> = ["state_dir", "database_url", "listen"]
+    static let settingKeys: Set<String> = [
+        "state_dir", "database_url", "listen", "lifecycle_timeout", "boot_region_url", "boot_kernel_options", "boot_resource",
+    ]
 
     @Option(help: "Settings file (default /etc/rackplane/region.yaml when it exists).")
     var config: String?
@@ -38,6 +41,18 @@ struct RegionRunCommand: AsyncParsableCommand {
 
     @Option(help: "Address and port of the REST API and web UI (default 0.0.0.0:5240).")
     var listen: String?
+
+    @Option(help: "Seconds a commissioning or deploying machine has to report before it fails (default 1800).")
+    var lifecycleTimeout: Int?
+
+    @Option(help: "Region URL machines report to and enlist at (default: the URL each rack reached the region at).")
+    var bootRegionURL: String?
+
+    @Option(help: "Kernel command line of every network boot the racks render (e.g. \"console=ttyS0\").")
+    var bootKernelOptions: String?
+
+    @Option(help: "Boot resource (name) machines boot to enlist, commission and deploy (default: the first amd64 one).")
+    var bootResource: String?
 
     /// `ADDRESS:PORT`, `[IPv6]:PORT` or `:PORT` (all addresses).
     static func parseListen(_ text: String) -> (host: String, port: Int)? {
@@ -61,6 +76,18 @@ struct RegionRunCommand: AsyncParsableCommand {
         }
         options.host = host
         options.port = port
+        options.lifecycleTimeoutSeconds = try settings.integer("lifecycle_timeout", flag: lifecycleTimeout, default: 1800)
+        guard options.lifecycleTimeoutSeconds > 0 else {
+            throw SettingsError("\(settings.origin("lifecycle_timeout", flag: lifecycleTimeout != nil)) must be a positive number of seconds")
+        }
+        if let url = settings.string("boot_region_url", flag: bootRegionURL) {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(" ") else {
+                throw SettingsError("\(settings.origin("boot_region_url", flag: bootRegionURL != nil)) must be an http:// or https:// URL (got \(url))")
+            }
+            options.bootRegionURL = url
+        }
+        options.bootKernelOptions = settings.string("boot_kernel_options", flag: bootKernelOptions) ?? ""
+        options.bootResource = settings.string("boot_resource", flag: bootResource)
         return options
     }
 
