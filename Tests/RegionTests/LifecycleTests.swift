@@ -284,6 +284,23 @@ struct LifecycleAPITests {
         }
     }
 
+    @Test func thePowerCycleWaitsForTheRacksNewTables() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, rack) = try await machine(api)
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            _ = try await api.post("/machines/\(machine)/commission")
+            // Not before the tables that render the machine's commissioning boot are published.
+            let early = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((early.object?["requests"] as? [Any])?.count == 0, "\(early.text)")
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            let ready = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            let requests = try #require(ready.object?["requests"] as? [[String: Any]])
+            #expect(requests.count == 1)
+            #expect(requests.first?["action"] as? String == "cycle")
+        }
+    }
+
     @Test func aRackEnrollingRecordsTheURLItReachedTheRegionAt() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

@@ -25,9 +25,11 @@ enum Lifecycle {
     static func queuePowerCycle(machine: String, actor: Identity, on connection: PostgresConnection) throws -> Bool {
         let rack = try connection.query(PowerRoutes.servingRackSQL, [machine]).scalar
         if let rack {
+            // Held until the rack's tables carry the machine's new purpose and token.
             try connection.query("""
-                INSERT INTO power_requests (machine_id, rack_id, action, boot_pxe, source, actor)
-                VALUES ($1::bigint, $2::bigint, 'cycle', true, 'lifecycle', $3)
+                INSERT INTO power_requests (machine_id, rack_id, action, boot_pxe, source, actor, after_generation)
+                VALUES ($1::bigint, $2::bigint, 'cycle', true, 'lifecycle', $3,
+                        (SELECT coalesce(tables_generation, 0) FROM rack_controllers WHERE id = $2::bigint))
                 """, [machine, rack, actor.name])
         }
         try connection.query(

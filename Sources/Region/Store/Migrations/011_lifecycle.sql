@@ -34,6 +34,10 @@ CREATE TRIGGER boot_tokens_changed AFTER INSERT OR DELETE OR UPDATE ON boot_toke
 -- Commission and deploy power the machine on through the same queue.
 ALTER TABLE power_requests DROP CONSTRAINT power_requests_source_known;
 ALTER TABLE power_requests ADD CONSTRAINT power_requests_source_known CHECK (source IN ('api', 'poll', 'lifecycle'));
+-- A lifecycle power cycle waits until the rack's tables are newer than this generation (the one
+-- it served when the request was made), so the machine boots what its new state renders; NULL:
+-- no wait. (Not forever: PowerRoutes.tablesWaitSeconds.)
+ALTER TABLE power_requests ADD COLUMN after_generation bigint;
 
 -- The URL the rack reached the region at when it enrolled (its Host header): the default for
 -- the report and enlistment URLs its tables carry.
