@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "PowerTests", dependencies: ["Power"]),
         .testTarget(name: "RackTests", dependencies: ["Rack"]),
         .testTarget(name: "RegionTests", dependencies: [
-            "Region", "Tables", "Site", "Wire",
+            "Region", "Tables", "Site", "Wire", "Responders",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ]

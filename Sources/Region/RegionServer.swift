@@ -16,6 +16,16 @@ public struct RegionOptions: Sendable {
     public var powerPollInterval: Duration = .seconds(300)
     /// The caching proxy for machines (squid, supervised by the region).
     public var proxy = ProxyOptions()
+    /// How long a commissioning or deploying machine has to report before it fails (seconds).
+    public var lifecycleTimeoutSeconds = 1800
+    /// The region URL rendered into machines' kernel command lines (report and enlistment);
+    /// nil: the URL each rack reached the region at.
+    public var bootRegionURL: String?
+    /// The kernel command line of every network boot the racks render.
+    public var bootKernelOptions = ""
+    /// The boot resource (by name) machines boot to enlist, commission and deploy; nil: the
+    /// first amd64 one.
+    public var bootResource: String?
 
     public init(stateDirectory: String, databaseURL: String? = nil) {
         self.stateDirectory = stateDirectory
@@ -66,6 +76,7 @@ public struct RegionServer {
         defer { pool.close() }
         var configured = RegionStore(pool: pool)
         configured.powerVault = try PowerVault.load(from: state)
+        configured.lifecycleTimeoutSeconds = options.lifecycleTimeoutSeconds
         let store = configured
         let applied = try await pool.withConnection { try Migrations.apply(on: $0) }
         if !applied.isEmpty { logger.info("schema migrated", metadata: ["versions": "\(applied)"]) }
@@ -86,7 +97,11 @@ public struct RegionServer {
         try state.write(secret + "\n", to: StateDirectory.rackSecretFile)
 
         let metrics = RegionMetrics()
-        let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, metrics: metrics, logger: logger)
+        let boot = CompilerBootSettings(
+            tokenKey: BootTokenKey(vault: store.powerVault), regionURL: options.bootRegionURL,
+            kernelOptions: options.bootKernelOptions, bootResource: options.bootResource)
+        let compiler = CompilerService(connectionString: connectionString, debounce: options.compileDebounce, boot: boot,
+                                       metrics: metrics, logger: logger)
         let logger = self.logger
         var proxyService: ProxyService?
         if options.proxy.enabled {
@@ -112,7 +127,8 @@ public struct RegionServer {
                 await onReady(port)
             },
             logger: logger)
-        var services: [any Service] = [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger)]
+        var services: [any Service] = [app, compiler, PowerPoller(store: store, interval: options.powerPollInterval, logger: logger),
+                                       LifecycleTimeouts(store: store, timeoutSeconds: options.lifecycleTimeoutSeconds, logger: logger)]
         // Last, so stopped first: squid goes before the API.
         if let proxyService { services.append(proxyService) }
         let group = ServiceGroup(configuration: .init(

@@ -25,6 +25,7 @@ public enum SiteCompiler {
         profile.initrd = site.boot.initrd ?? ""
         profile.commandLine = site.boot.cmdline ?? ""
         builder.bootProfiles = [profile]
+        builder.enlistBootArguments = site.boot.enlistArguments
 
         builder.subnets = site.subnets.map { subnet in
             var compiled = TablesBuilder.Subnet(network: subnet.network, prefixLength: UInt8(subnet.prefixLength))
@@ -47,6 +48,7 @@ public enum SiteCompiler {
             reservation.clientID = machine.clientID ?? []
             reservation.purpose = BootPurpose(name: machine.purpose.rawValue) ?? .local
             reservation.architecture = MachineArchitecture(name: machine.arch)
+            reservation.bootArguments = machine.bootArguments
             return reservation
         }
         return builder

@@ -200,6 +200,9 @@ public struct SiteBoot: Hashable, Sendable {
     public var kernel: String?
     public var initrd: String?
     public var cmdline: String?
+    /// Extra kernel command-line words for machines the site does not know (they enlist). Not
+    /// a site-file key: the region's compiler puts its enlistment URL here.
+    public var enlistArguments = ""
     /// The line the `boot` mapping starts on (its first key); 0 when the file has none.
     public var line: Int
 
@@ -244,6 +247,10 @@ public struct SiteMachine: Hashable, Sendable {
     /// The Debian architecture name of the OS it runs (amd64, arm64, …).
     public var arch: String
     public var purpose: SitePurpose
+    /// Extra kernel command-line words for this machine's boot. Not a site-file key: the
+    /// region's compiler puts a commissioning or deploying machine's report URL and per-boot
+    /// token here.
+    public var bootArguments = ""
     /// Option 61 to match as well as the MAC (`client_id`, an extension), as raw bytes.
     public var clientID: [UInt8]?
     public var line: Int

@@ -9,6 +9,8 @@ import Wire
 public final class TableSnapshot: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     public let generation: UInt64
+    /// The format version of the file (`TablesFormat.oldestReadableVersion`…`version`).
+    public let version: UInt32
     public let createdAt: UInt64
     public let digest: [UInt8]
     private let owner: AnyObject?
@@ -34,9 +36,10 @@ public final class TableSnapshot: @unchecked Sendable {
             throw TablesError(.badMagic, "not a RackPlane table snapshot (magic is not RPTABLES)")
         }
         let version = Self.u32(bytes, 8)
-        guard version == TablesFormat.version else {
-            throw TablesError(.wrongVersion, "format version \(version); this build reads version \(TablesFormat.version)")
+        guard (TablesFormat.oldestReadableVersion...TablesFormat.version).contains(version) else {
+            throw TablesError(.wrongVersion, "format version \(version); this build reads versions \(TablesFormat.oldestReadableVersion)-\(TablesFormat.version)")
         }
+        self.version = version
         guard Self.u32(bytes, 12) == UInt32(TablesFormat.headerLength) else {
             throw TablesError(.badLength, "header length \(Self.u32(bytes, 12)), expected \(TablesFormat.headerLength)")
         }
@@ -81,7 +84,7 @@ public final class TableSnapshot: @unchecked Sendable {
             }
             sections[Int(kindValue)] = SectionLocation(offset: Int(offset), length: Int(length), count: Int(records))
         }
-        for kind in TablesFormat.Section.allCases where !seen.contains(kind.rawValue) {
+        for kind in TablesFormat.Section.allCases where !seen.contains(kind.rawValue) && kind.isRequired(inVersion: version) {
             throw TablesError(.badSection, "section \(kind.name) is missing")
         }
         try validateReferences()
@@ -158,6 +161,7 @@ public final class TableSnapshot: @unchecked Sendable {
         let settings = record(.settings, 0)
         try checkString(settings, "settings domain")
         try checkString(settings + 8, "settings files root")
+        try checkString(settings + 36, "settings enlistment boot arguments")
         try checkSpan(Self.u32(bytes, settings + 16), Self.u32(bytes, settings + 20), in: .addresses, "upstream DNS")
         guard count(.bootProfiles) >= 1 else { throw TablesError(.badSection, "at least one boot profile is required") }
         for i in 0..<count(.subnets) {
@@ -184,6 +188,14 @@ public final class TableSnapshot: @unchecked Sendable {
             }
             try checkString(at + 16, "reservation \(i) hostname")
             try checkString(at + 24, "reservation \(i) client id")
+        }
+        // Absent (a version-1 file) or one per reservation.
+        let arguments = count(.reservationBootArguments)
+        guard arguments == 0 || arguments == count(.reservations) else {
+            throw TablesError(.badSection, "reservation_boot_arguments holds \(arguments) records for \(count(.reservations)) reservations")
+        }
+        for i in 0..<arguments {
+            try checkString(record(.reservationBootArguments, i), "reservation \(i) boot arguments")
         }
         // The DHCP allocator relies on this: no machine's static address may be handed out
         // dynamically, so none lies in a pool unless a reserved range carves it out.

@@ -16,6 +16,9 @@ extension TableSnapshot {
     public var perMACRequestsPerSecond: UInt32 { Self.u32(bytes, settingsOffset + 28) }
     public var isProxyDHCP: Bool { Self.u32(bytes, settingsOffset + 32) & SettingsRecord.proxyFlag != 0 }
     public var isAuthoritative: Bool { Self.u32(bytes, settingsOffset + 32) & SettingsRecord.authoritativeFlag != 0 }
+    /// Extra kernel command-line words for a machine the tables do not know (it enlists): the
+    /// region's enlistment URL. Empty in version-1 files and standalone racks' tables.
+    public var enlistBootArguments: UnsafeRawBufferPointer { string(stringRef(at: settingsOffset + 36)) }
 
     // MARK: Subnets
 
@@ -42,7 +45,7 @@ extension TableSnapshot {
     public var reservationCount: Int { count(.reservations) }
 
     public func reservation(_ index: Int) -> ReservationView {
-        ReservationView(snapshot: self, offset: record(.reservations, index))
+        ReservationView(snapshot: self, offset: record(.reservations, index), index: index)
     }
 
     /// The reservation for a MAC: one probe in the common case.
@@ -179,6 +182,7 @@ public struct RangeList: RandomAccessCollection {
 public struct ReservationView {
     unowned(unsafe) let snapshot: TableSnapshot
     let offset: Int
+    let index: Int
 
     var b: UnsafeRawBufferPointer { snapshot.bytes }
     public var mac: MACAddress { MACAddress(TableSnapshot.u64(b, offset)) }
@@ -194,6 +198,12 @@ public struct ReservationView {
     public var clientID: UnsafeRawBufferPointer { snapshot.string(snapshot.stringRef(at: offset + 24)) }
     public var purpose: BootPurpose { BootPurpose(rawValue: b[offset + 32]) ?? .local }
     public var architecture: MachineArchitecture { MachineArchitecture(rawValue: b[offset + 33]) ?? .unknown }
+    /// Extra kernel command-line words for this machine's next boot (the region's per-boot
+    /// report URL and token); empty when there are none, or in a version-1 file.
+    public var bootArguments: UnsafeRawBufferPointer {
+        guard index < snapshot.count(.reservationBootArguments) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return snapshot.string(snapshot.stringRef(at: snapshot.record(.reservationBootArguments, index)))
+    }
 }
 
 public struct BootProfileView {

@@ -32,6 +32,8 @@ public struct TablesBuilder {
         public var clientID: [UInt8] = []
         public var purpose: BootPurpose = .local
         public var architecture: MachineArchitecture = .amd64
+        /// Extra kernel command-line words for this machine's boot (a report URL and token).
+        public var bootArguments = ""
 
         public init(mac: MACAddress, address: IPv4Address?) {
             self.mac = mac
@@ -60,6 +62,8 @@ public struct TablesBuilder {
     public var perMACRequestsPerSecond: UInt32 = 10
     public var proxyDHCP = false
     public var authoritative = true
+    /// Extra kernel command-line words for machines the tables do not know (the enlistment URL).
+    public var enlistBootArguments = ""
     public var subnets: [Subnet] = []
     public var reservations: [Reservation] = []
     public var bootProfiles: [BootProfile] = [BootProfile()]
@@ -70,6 +74,12 @@ public struct TablesBuilder {
 
     /// Lays out the snapshot file.
     public func build(generation: UInt64, createdAt: UInt64 = 0) -> [UInt8] {
+        build(generation: generation, createdAt: createdAt, formatVersion: TablesFormat.version)
+    }
+
+    /// `formatVersion` 1 leaves out what version 2 added (the boot arguments): the tests use it
+    /// to check that a file from an older build still opens.
+    func build(generation: UInt64, createdAt: UInt64, formatVersion: UInt32) -> [UInt8] {
         var strings = StringTable()
         var addresses: [UInt32] = []
         func addressList(_ list: [IPv4Address]) -> (UInt32, UInt32) {
@@ -86,6 +96,7 @@ public struct TablesBuilder {
         settings.u32(declineQuarantineSeconds)
         settings.u32(perMACRequestsPerSecond)
         settings.u32((proxyDHCP ? SettingsRecord.proxyFlag : 0) | (authoritative ? SettingsRecord.authoritativeFlag : 0))
+        if formatVersion >= 2 { settings.string(strings.add(enlistBootArguments)) }
         settings.finishRecord()
 
         var subnetRecords = RecordWriter(size: SubnetRecord.size)
@@ -131,6 +142,7 @@ public struct TablesBuilder {
         }
 
         var reservationRecords = RecordWriter(size: ReservationRecord.size)
+        var bootArguments = RecordWriter(size: StringRef.size)
         var macKeys: [(hash: UInt64, index: UInt32)] = []
         var clientKeys: [(hash: UInt64, index: UInt32)] = []
         for (index, reservation) in reservations.enumerated() {
@@ -145,6 +157,8 @@ public struct TablesBuilder {
             reservationRecords.u8(reservation.purpose.rawValue)
             reservationRecords.u8(reservation.architecture.rawValue)
             reservationRecords.finishRecord()
+            bootArguments.string(strings.add(reservation.bootArguments))
+            bootArguments.finishRecord()
             macKeys.append((reservation.mac.value, UInt32(index)))
             if !reservation.clientID.isEmpty {
                 clientKeys.append((reservation.clientID.withUnsafeBytes { TableHash.bytes($0) }, UInt32(index)))
@@ -164,7 +178,7 @@ public struct TablesBuilder {
         var addressBytes = RecordWriter(size: 4)
         for address in addresses { addressBytes.u32(address); addressBytes.finishRecord() }
 
-        let sections: [(TablesFormat.Section, [UInt8], Int)] = [
+        var sections: [(TablesFormat.Section, [UInt8], Int)] = [
             (.strings, strings.bytes, strings.bytes.count),
             (.settings, settings.bytes, 1),
             (.subnets, subnetRecords.bytes, subnets.count),
@@ -178,7 +192,8 @@ public struct TablesBuilder {
             (.bootProfiles, boot.bytes, bootProfiles.count),
             (.zones, zones, zones.count),
         ]
-        return Self.layout(sections, generation: generation, createdAt: createdAt)
+        if formatVersion >= 2 { sections.append((.reservationBootArguments, bootArguments.bytes, reservations.count)) }
+        return Self.layout(sections, generation: generation, createdAt: createdAt, formatVersion: formatVersion)
     }
 
     static func contains(_ subnet: Subnet, _ address: IPv4Address) -> Bool {
@@ -212,7 +227,8 @@ public struct TablesBuilder {
         return writer.bytes
     }
 
-    static func layout(_ sections: [(TablesFormat.Section, [UInt8], Int)], generation: UInt64, createdAt: UInt64) -> [UInt8] {
+    static func layout(_ sections: [(TablesFormat.Section, [UInt8], Int)], generation: UInt64, createdAt: UInt64,
+                       formatVersion: UInt32 = TablesFormat.version) -> [UInt8] {
         var file = [UInt8](repeating: 0, count: TablesFormat.headerLength + sections.count * TablesFormat.directoryEntryLength)
         var directory: [(TablesFormat.Section, Int, Int, Int)] = []
         for (kind, bytes, count) in sections {
@@ -223,7 +239,7 @@ public struct TablesBuilder {
         while file.count % 8 != 0 { file.append(0) }
         file.withUnsafeMutableBytes { raw in
             for (i, byte) in TablesFormat.magic.enumerated() { raw[i] = byte }
-            raw.storeBytes(of: TablesFormat.version.littleEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: formatVersion.littleEndian, toByteOffset: 8, as: UInt32.self)
             raw.storeBytes(of: UInt32(TablesFormat.headerLength).littleEndian, toByteOffset: 12, as: UInt32.self)
             raw.storeBytes(of: generation.littleEndian, toByteOffset: 16, as: UInt64.self)
             raw.storeBytes(of: UInt64(raw.count).littleEndian, toByteOffset: 24, as: UInt64.self)

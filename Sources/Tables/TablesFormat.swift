@@ -1,11 +1,12 @@
-/// The snapshot file format, version 1. All integers little-endian (both targets, x86-64 and
+/// The snapshot file format, version 2. All integers little-endian (both targets, x86-64 and
 /// arm64, load them directly). Every record is fixed-size; records refer to each other by
 /// index and to text by `StringRef` (offset, length) into the strings section, so any record
 /// is reachable without parsing anything before it.
 ///
 ///     offset  size  header
 ///          0     8  magic "RPTABLES"
-///          8     4  format version (1)
+///          8     4  format version (2; version 1 files, which lack the reservation boot
+///                   arguments section, are still read)
 ///         12     4  header length (128)
 ///         16     8  generation (rises with every change)
 ///         24     8  file length
@@ -19,12 +20,15 @@
 /// Sections start 8-byte aligned. `docs/tables.md` describes each record.
 public enum TablesFormat {
     public static let magic: [UInt8] = Array("RPTABLES".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
+    /// The oldest version this build reads.
+    public static let oldestReadableVersion: UInt32 = 1
     public static let headerLength = 128
     public static let directoryEntryLength = 32
     public static let digestOffset = 48
 
-    /// Section kinds. Unknown kinds are refused by version-1 readers.
+    /// Section kinds. Unknown kinds are refused (a reader knows every kind of the versions it
+    /// reads).
     public enum Section: UInt32, CaseIterable, Sendable {
         case strings = 1
         case settings = 2
@@ -39,11 +43,20 @@ public enum TablesFormat {
         case bootProfiles = 11
         /// Authoritative DNS data; filled by the DNS issue, present and empty until then.
         case zones = 12
+        /// Per-reservation extra kernel command-line words (version 2): one `StringRef` per
+        /// reservation, in reservation order — the region's per-boot report URL and token.
+        case reservationBootArguments = 13
+
+        /// Whether a file of `version` must hold this section (a version-1 file predates it).
+        public func isRequired(inVersion version: UInt32) -> Bool {
+            self != .reservationBootArguments || version >= 2
+        }
 
         /// The fixed size of one record (1 for byte sections).
         public var recordSize: Int {
             switch self {
             case .strings, .zones: 1
+            case .reservationBootArguments: StringRef.size
             case .settings: SettingsRecord.size
             case .subnets: SubnetRecord.size
             case .ranges: RangeRecord.size
@@ -69,6 +82,7 @@ public enum TablesFormat {
             case .circuitPinsByID: "circuit_pins_by_id"
             case .bootProfiles: "boot_profiles"
             case .zones: "zones"
+            case .reservationBootArguments: "reservation_boot_arguments"
             }
         }
     }
@@ -85,7 +99,8 @@ public struct StringRef: Equatable, Sendable {
 /// Global settings: one record.
 ///     0 domain: StringRef · 8 files root: StringRef · 16 upstream DNS: first u32, count u32
 ///     24 decline quarantine seconds u32 · 28 per-MAC requests/s u32 · 32 flags u32 (bit 0 proxyDHCP,
-///     bit 1 authoritative) · 36 reserved
+///     bit 1 authoritative) · 36 enlistment boot arguments: StringRef (extra kernel command-line
+///     words for machines the tables do not know; zero in version 1, which is empty) · 44 reserved
 public enum SettingsRecord {
     public static let size = 48
     public static let proxyFlag: UInt32 = 1

@@ -22,9 +22,10 @@ struct RegionRunCommand: AsyncParsableCommand {
         creates the rack secret (DIR/rack-secret). Stops on SIGINT or SIGTERM.
 
         Settings come from flags, then RACKPLANE_REGION_<SETTING> variables (RACKPLANE_REGION_STATE_DIR,
-        RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN), then /etc/rackplane/region.yaml
+        RACKPLANE_REGION_DATABASE_URL, RACKPLANE_REGION_LISTEN, …), then /etc/rackplane/region.yaml
         (state_dir, database_url, listen, proxy, proxy_port, proxy_cache_size, proxy_allow_localhost,
-        proxy_url; another file with --config).
+        proxy_url, lifecycle_timeout, boot_region_url, boot_kernel_options, boot_resource; another
+        file with --config).
 
         The region also runs a caching HTTP proxy for machines on port 8000: Debian's squid,
         configured to serve the managed subnets only, started and stopped with the region
@@ -34,6 +35,7 @@ struct RegionRunCommand: AsyncParsableCommand {
     static let settingKeys: Set<String> = [
         "state_dir", "database_url", "listen",
         "proxy", "proxy_port", "proxy_cache_size", "proxy_allow_localhost", "proxy_url",
+        "lifecycle_timeout", "boot_region_url", "boot_kernel_options", "boot_resource",
     ]
 
     @Option(help: "Settings file (default /etc/rackplane/region.yaml when it exists).")
@@ -62,6 +64,18 @@ struct RegionRunCommand: AsyncParsableCommand {
 
     @Option(help: "The proxy URL machines are given (default http://HOST:PORT/, HOST being how they reach the API).")
     var proxyURL: String?
+
+    @Option(help: "Seconds a commissioning or deploying machine has to report before it fails (default 1800).")
+    var lifecycleTimeout: Int?
+
+    @Option(help: "Region URL machines report to and enlist at (default: the URL each rack reached the region at).")
+    var bootRegionURL: String?
+
+    @Option(help: "Kernel command line of every network boot the racks render (e.g. \"console=ttyS0\").")
+    var bootKernelOptions: String?
+
+    @Option(help: "Boot resource (name) machines boot to enlist, commission and deploy (default: the first amd64 one).")
+    var bootResource: String?
 
     /// `ADDRESS:PORT`, `[IPv6]:PORT` or `:PORT` (all addresses).
     static func parseListen(_ text: String) -> (host: String, port: Int)? {
@@ -102,6 +116,19 @@ struct RegionRunCommand: AsyncParsableCommand {
             }
             options.proxy.url = url
         }
+
+        options.lifecycleTimeoutSeconds = try settings.integer("lifecycle_timeout", flag: lifecycleTimeout, default: 1800)
+        guard options.lifecycleTimeoutSeconds > 0 else {
+            throw SettingsError("\(settings.origin("lifecycle_timeout", flag: lifecycleTimeout != nil)) must be a positive number of seconds")
+        }
+        if let url = settings.string("boot_region_url", flag: bootRegionURL) {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(" ") else {
+                throw SettingsError("\(settings.origin("boot_region_url", flag: bootRegionURL != nil)) must be an http:// or https:// URL (got \(url))")
+            }
+            options.bootRegionURL = url
+        }
+        options.bootKernelOptions = settings.string("boot_kernel_options", flag: bootKernelOptions) ?? ""
+        options.bootResource = settings.string("boot_resource", flag: bootResource)
         return options
     }
 

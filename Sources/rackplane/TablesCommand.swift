@@ -95,6 +95,7 @@ struct TablesShowCommand: ParsableCommand {
         }
         func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: b, as: UTF8.self) }
         print("snapshot    \(file)")
+        print("format      version \(s.version)")
         print("generation  \(s.generation)")
         print("created     \(s.createdAt)")
         print("sha256      \(hexString(s.digest))")
@@ -120,7 +121,10 @@ struct TablesShowCommand: ParsableCommand {
             let p = s.bootProfile(i)
             print("boot profile \(i): bios \(text(p.bios)) uefi-x64 \(text(p.uefiX64)) uefi-arm64 \(text(p.uefiArm64)) ipxe \(text(p.ipxeScript)) http \(text(p.httpBootURL))")
         }
-        print("reservations \(s.reservationCount)")
+        if !s.enlistBootArguments.isEmpty { print("enlist args \(text(s.enlistBootArguments))") }
+        // The arguments carry per-boot report tokens: counted here, not printed.
+        let withArguments = (0..<s.reservationCount).filter { !s.reservation($0).bootArguments.isEmpty }.count
+        print("reservations \(s.reservationCount) (\(withArguments) with per-boot arguments)")
         if reservations {
             for i in 0..<s.reservationCount {
                 let r = s.reservation(i)

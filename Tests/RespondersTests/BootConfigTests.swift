@@ -6,7 +6,8 @@ import Wire
 /// One local subnet (198.18.0.0/24, next-server .1) and one without a next-server
 /// (198.19.0.0/16); a machine per purpose.
 func bootTables(commandLine: String = "console=ttyS0", profileNextServer: IPv4Address? = nil,
-                kernel: String = "images/vmlinuz", initrd: String = "/images/initrd.gz", profiles: Bool = true) throws -> TableSnapshot {
+                kernel: String = "images/vmlinuz", initrd: String = "/images/initrd.gz", profiles: Bool = true,
+                bootArguments: [UInt8: String] = [:], enlistArguments: String = "") throws -> TableSnapshot {
     var builder = TablesBuilder()
     builder.domain = "maas.test"
     builder.filesRoot = "/srv/rackplane"
@@ -20,6 +21,7 @@ func bootTables(commandLine: String = "console=ttyS0", profileNextServer: IPv4Ad
         r.hostname = "node0\(n)"
         r.purpose = purpose
         r.architecture = architecture
+        r.bootArguments = bootArguments[n] ?? ""
         return r
     }
     var unaddressed = TablesBuilder.Reservation(mac: MACAddress("52:54:00:00:00:0a")!, address: nil)
@@ -35,6 +37,7 @@ func bootTables(commandLine: String = "console=ttyS0", profileNextServer: IPv4Ad
     profile.initrd = initrd
     profile.commandLine = commandLine
     builder.bootProfiles = profiles ? [profile] : [TablesBuilder.BootProfile()]
+    builder.enlistBootArguments = enlistArguments
     return try TableSnapshot(builder.build(generation: 1))
 }
 
@@ -260,6 +263,25 @@ func bootRender(_ path: String, from client: IPv4Address = IPv4Address(198, 18, 
             boot
 
             """)
+    }
+
+    /// The region's per-boot words follow RackPlane's own; a local boot carries none.
+    @Test func bootArgumentsFollowTheMachinesWordsAndEnlistmentGetsTheTablesOnes() throws {
+        let tables = try bootTables(
+            bootArguments: [1: "rackplane.report=http://198.18.0.1:5240/api/v1/machines/7/report rackplane.token=rpb_ab",
+                            6: "rackplane.token=never-rendered"],
+            enlistArguments: "rackplane.enlist=http://198.18.0.1:5240/api/v1/enlist")
+        let (_, commission) = bootRender("pxelinux.cfg/01-52-54-00-00-00-01", tables: tables)
+        #expect(commission?.contains("""
+              APPEND console=ttyS0 rackplane.purpose=commission rackplane.mac=52:54:00:00:00:01 rackplane.report=http://198.18.0.1:5240/api/v1/machines/7/report rackplane.token=rpb_ab
+              IPAPPEND 2
+            """) == true)
+        let (_, local) = bootRender("ipxe.cfg-52:54:00:00:00:06", tables: tables)
+        #expect(local?.contains("never-rendered") == false)
+        let (_, unknown) = bootRender("ipxe.cfg", from: IPv4Address(198, 18, 0, 150), tables: tables)
+        #expect(unknown?.contains("rackplane.mac=${netX/mac} rackplane.enlist=http://198.18.0.1:5240/api/v1/enlist\n") == true)
+        let (_, grub) = bootRender("grub/grub.cfg-52:54:00:00:00:02", tables: tables)
+        #expect(grub?.contains("rackplane.mac=52:54:00:00:00:02\n") == true)
     }
 
     @Test func goldenIPXEDeploy() throws {

@@ -148,7 +148,9 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
         magic[0] = UInt8(ascii: "X")
         expectRefused(magic, .badMagic)
         var version = good
-        version[8] = 2
+        version[8] = 3
+        expectRefused(version, .wrongVersion)
+        version[8] = 0
         expectRefused(version, .wrongVersion)
         var flipped = good
         flipped[good.count - 20] ^= 0x01
@@ -175,6 +177,50 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
             break
         }
         expectRefused(resealed(badHash), .indexOutOfRange)
+    }
+
+    @Test func bootArgumentsRideWithTheirReservationAndTheEnlistmentInTheSettings() throws {
+        var builder = sampleBuilder()
+        builder.reservations[1].bootArguments = "rackplane.token=abc rackplane.system_id=x7"
+        builder.enlistBootArguments = "rackplane.enlist=http://198.18.0.1:5240/api/v1/enlist"
+        let snapshot = try TableSnapshot(builder.build(generation: 5))
+        #expect(snapshot.version == 2)
+        #expect(text(snapshot.enlistBootArguments) == "rackplane.enlist=http://198.18.0.1:5240/api/v1/enlist")
+        #expect(text(try #require(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!)).bootArguments) == "")
+        #expect(text(try #require(snapshot.reservation(mac: MACAddress("52:54:00:00:00:02")!)).bootArguments)
+                == "rackplane.token=abc rackplane.system_id=x7")
+    }
+
+    @Test func aVersion1FileStillOpensWithoutBootArguments() throws {
+        var builder = sampleBuilder()
+        builder.reservations[0].bootArguments = "dropped in version 1"
+        let bytes = builder.build(generation: 6, createdAt: 0, formatVersion: 1)
+        let snapshot = try TableSnapshot(bytes)
+        #expect(snapshot.version == 1)
+        #expect(snapshot.count(.reservationBootArguments) == 0)
+        #expect(snapshot.enlistBootArguments.isEmpty)
+        #expect(try #require(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!)).bootArguments.isEmpty)
+        // Version 2 without the section is not a version-2 file.
+        var relabelled = bytes
+        relabelled[8] = 2
+        expectRefused(resealed(relabelled), .badSection)
+    }
+
+    @Test func bootArgumentsForTheWrongNumberOfReservationsAreRefused() {
+        var builder = sampleBuilder()
+        builder.reservations[0].bootArguments = "x"
+        let good = builder.build(generation: 7)
+        // The directory entry's count says one record, but two reservations exist.
+        var bad = good
+        let count = Int(bad[32]) | Int(bad[33]) << 8
+        for i in 0..<count {
+            let at = TablesFormat.headerLength + i * TablesFormat.directoryEntryLength
+            if bad[at] == UInt8(TablesFormat.Section.reservationBootArguments.rawValue) {
+                bad[at + 8] = 1
+                bad[at + 24] = 8
+            }
+        }
+        expectRefused(resealed(bad), .badSection)
     }
 
     @Test func filesAreWrittenAtomicallyAndMappedBack() throws {

@@ -18,7 +18,12 @@ sender so iPXE does not wait ~13 s for one. Guests run as
 `ip netns exec A qemu-system-x86_64 -accel tcg ... -nographic -no-reboot` with the serial console
 in a file. Everything made here is removed by `close()`, by name and PID.
 
-`python3 bootlab.py build` builds (or finds) the artifacts and prints the files root.
+`build_ephemeral()` adds the lifecycle's ephemeral environment (same kernel; an initramfs that
+brings the network up with the kernel package's virtio modules and enlists or reports to the
+region, see EPHEMERAL_INIT), cached under its own key.
+
+`python3 bootlab.py build` builds (or finds) the artifacts and prints the files root;
+`python3 bootlab.py ephemeral` the ephemeral environment's directory.
 `python3 bootlab.py ra IFACE` is the RA sender (run inside the namespace).
 """
 
@@ -181,6 +186,164 @@ def build(cache: str = CACHE) -> str:
 
 def manifest(root: str) -> dict:
     return json.load(open(os.path.join(os.path.dirname(root), "manifest.json")))
+
+
+# ---------------------------------------------------------------------------------------------
+# The ephemeral environment for the lifecycle (enlist, commission, deploy): the same kernel, and
+# an initramfs whose /init brings up the network with the kernel package's virtio modules, runs
+# udhcpc, then does what the kernel command line says — POST the enlistment to `rackplane.enlist=`
+# or the report to `rackplane.report=` with `rackplane.token=` — and powers off.
+
+EPHEMERAL_RECIPE = 1  # bump when the initramfs below changes
+EPHEMERAL_MARKER = "RACKPLANE-EPHEMERAL"
+# The cloud kernel builds virtio-pci and virtio-net as modules (CONFIG_VIRTIO_PCI=m,
+# CONFIG_VIRTIO_NET=m; no e1000 at all); this is their load order (modinfo -F depends).
+EPHEMERAL_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci",
+                     "failover", "net_failover", "virtio_net"]
+
+EPHEMERAL_INIT = r"""#!/bin/busybox sh
+/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin /tmp
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+say() { echo "MARKER $*" > /dev/console; }
+finish() { say "$1"; sync; poweroff -f; }
+CMDLINE=$(cat /proc/cmdline)
+arg() { for word in $CMDLINE; do case "$word" in "$1="*) echo "${word#*=}"; return 0;; esac; done; return 1; }
+say "start $CMDLINE"
+for module in MODULES; do insmod /lib/modules/$module.ko || say "insmod $module failed"; done
+# The interface that booted: BOOTIF=01-52-54-00-… (pxelinux's IPAPPEND 2; GRUB and iPXE configs
+# carry it too), else the first one there is.
+MAC=$(arg BOOTIF | sed -e 's/^01-//' -e 's/-/:/g' | tr A-F a-f)
+IFACE=""
+for i in $(seq 1 100); do
+  for dev in /sys/class/net/*; do
+    name=${dev##*/}
+    [ "$name" = lo ] && continue
+    address=$(cat "$dev/address")
+    if [ -z "$MAC" ] || [ "$address" = "$MAC" ]; then IFACE=$name; MAC=$address; break 2; fi
+  done
+  sleep 0.1
+done
+[ -n "$IFACE" ] || finish "no network interface"
+ip link set lo up
+ip link set "$IFACE" up
+udhcpc -i "$IFACE" -n -q -t 10 -T 2 -s /etc/udhcpc.script > /dev/console 2>&1 || finish "no DHCP lease on $IFACE"
+# No wget -T: Debian 12's static busybox 1.35 segfaults with it; timeout(1) bounds the call instead.
+post() {
+  if [ -n "$3" ]; then
+    timeout 30 wget -q -O /tmp/reply --header "Content-Type: application/json" --header "Authorization: Bearer $3" --post-data "$2" "$1"
+  else
+    timeout 30 wget -q -O /tmp/reply --header "Content-Type: application/json" --post-data "$2" "$1"
+  fi
+}
+case "$(uname -m)" in x86_64) ARCH=amd64;; aarch64) ARCH=arm64;; i?86) ARCH=i386;; *) ARCH=amd64;; esac
+if URL=$(arg rackplane.enlist); then
+  NAME=$(cat /tmp/hostname 2>/dev/null)
+  BODY="{\"mac\": \"$MAC\", \"architecture\": \"$ARCH\"${NAME:+, \"hostname\": \"$NAME\"}}"
+  for try in 1 2 3; do
+    post "$URL" "$BODY" && finish "enlisted $(head -c 300 /tmp/reply)"
+    sleep 2
+  done
+  finish "enlistment failed"
+fi
+if URL=$(arg rackplane.report); then
+  TOKEN=$(arg rackplane.token)
+  CPUS=$(grep -c ^processor /proc/cpuinfo)
+  MEMORY=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+  PURPOSE=$(arg rackplane.purpose)
+  BODY="{\"status\": \"ok\", \"message\": \"$PURPOSE finished\", \"facts\": {\"cpus\": $CPUS, \"memory_kib\": $MEMORY, \"mac\": \"$MAC\"}}"
+  for try in 1 2 3; do
+    post "$URL" "$BODY" "$TOKEN" && finish "reported $PURPOSE $(head -c 300 /tmp/reply)"
+    sleep 2
+  done
+  finish "report failed"
+fi
+finish "nothing to do"
+""".replace("MARKER", EPHEMERAL_MARKER).replace("MODULES", " ".join(EPHEMERAL_MODULES))
+
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew)
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    for r in $router; do route add default gw "$r" dev "$interface"; break; done
+    [ -n "$hostname" ] && echo "$hostname" > /tmp/hostname
+    echo "MARKER lease $ip on $interface" > /dev/console
+    ;;
+  deconfig)
+    ifconfig "$interface" 0.0.0.0
+    ;;
+esac
+exit 0
+""".replace("MARKER", EPHEMERAL_MARKER)
+
+
+def build_ephemeral(cache: str = CACHE) -> str:
+    """The ephemeral environment, built once per package set and recipe: returns a directory
+    holding `vmlinuz` and `initrd.gz`."""
+    versions = package_set()
+    text = json.dumps({"recipe": EPHEMERAL_RECIPE, "init": EPHEMERAL_INIT, "udhcpc": UDHCPC_SCRIPT,
+                       "modules": EPHEMERAL_MODULES, "packages": versions}, sort_keys=True)
+    key = "ephemeral-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    final = os.path.join(cache, key)
+    if os.path.exists(os.path.join(final, "manifest.json")):
+        return final
+    root = build(cache)
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(final, "manifest.json")):
+            return final
+        scratch = tempfile.mkdtemp(prefix=f".build-{key}-", dir=cache)
+        try:
+            kernel = next(p for p in versions if p.startswith("linux-image-"))
+            tree = _fetch(kernel, versions[kernel], scratch)
+            busybox_tree = _fetch("busybox-static", versions["busybox-static"], scratch)
+            modules = {}
+            for dirpath, _, filenames in os.walk(os.path.join(tree, "lib/modules")):
+                for name in filenames:
+                    stem = name.split(".ko")[0]
+                    if stem in EPHEMERAL_MODULES and name.endswith(".ko"):
+                        modules[stem] = open(os.path.join(dirpath, name), "rb").read()
+            missing = [m for m in EPHEMERAL_MODULES if m not in modules]
+            if missing:
+                raise RuntimeError(f"{kernel} has no uncompressed module for {missing}")
+            busybox = open(os.path.join(busybox_tree, "bin/busybox"), "rb").read()
+            entries = [
+                (".", 0o40755, b"", (0, 0)),
+                ("bin", 0o40755, b"", (0, 0)),
+                ("bin/busybox", 0o100755, busybox, (0, 0)),
+                ("bin/sh", 0o120777, b"busybox", (0, 0)),
+                ("dev", 0o40755, b"", (0, 0)),
+                ("dev/console", 0o20600, b"", (5, 1)),
+                ("etc", 0o40755, b"", (0, 0)),
+                ("etc/udhcpc.script", 0o100755, UDHCPC_SCRIPT.encode(), (0, 0)),
+                ("lib", 0o40755, b"", (0, 0)),
+                ("lib/modules", 0o40755, b"", (0, 0)),
+                *[(f"lib/modules/{m}.ko", 0o100644, modules[m], (0, 0)) for m in EPHEMERAL_MODULES],
+                ("proc", 0o40755, b"", (0, 0)),
+                ("sys", 0o40755, b"", (0, 0)),
+                ("tmp", 0o41777, b"", (0, 0)),
+                ("init", 0o100755, EPHEMERAL_INIT.encode(), (0, 0)),
+            ]
+            staging = os.path.join(scratch, "out")
+            os.makedirs(staging)
+            with open(os.path.join(staging, "initrd.gz"), "wb") as f:
+                f.write(gzip.compress(_cpio_newc(entries), compresslevel=9, mtime=0))
+            shutil.copyfile(os.path.join(root, "images/vmlinuz"), os.path.join(staging, "vmlinuz"))
+            for name in ("initrd.gz", "vmlinuz"):
+                os.chmod(os.path.join(staging, name), 0o644)
+            with open(os.path.join(staging, "manifest.json"), "w") as f:
+                json.dump({"packages": versions, "recipe": EPHEMERAL_RECIPE, "modules": EPHEMERAL_MODULES,
+                           "files": {n: os.path.getsize(os.path.join(staging, n)) for n in ("vmlinuz", "initrd.gz")}}, f, indent=1)
+            os.chmod(staging, 0o755)
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.rename(staging, final)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return final
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,6 +674,8 @@ if __name__ == "__main__":
         root = build()
         print(root)
         print(json.dumps(manifest(root), indent=1))
+    elif sys.argv[1:2] == ["ephemeral"]:
+        print(build_ephemeral())
     elif sys.argv[1:2] == ["ra"]:
         ra_sender(sys.argv[2])
     else:

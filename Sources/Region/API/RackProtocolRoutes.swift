@@ -82,7 +82,7 @@ struct RackProtocolRoutes: Sendable {
         }
         group.post("rack/enrol") { request, context in
             let input = try await RequestDecoding.decode(EnrolInput.self, from: request, context: context)
-            let json = try await enrol(input.name, actor: context.requireIdentity())
+            let json = try await enrol(input.name, actor: context.requireIdentity(), regionURL: Self.regionURL(request))
             return JSONBody.response(status: .ok, json: json)
         }
         group.get("rack/stream") { request, _ in
@@ -96,7 +96,13 @@ struct RackProtocolRoutes: Sendable {
     }
 
     /// Creates the rack controller the first time a name is seen and finds it after that.
-    func enrol(_ name: String, actor: Identity) async throws -> String {
+    /// The URL the rack reached the region at: its Host header (HTTP/1.1 always sends one).
+    static func regionURL(_ request: Request) -> String? {
+        guard let host = request.head.authority, !host.isEmpty else { return nil }
+        return "http://" + host
+    }
+
+    func enrol(_ name: String, actor: Identity, regionURL: String? = nil) async throws -> String {
         try await store.pool.withConnection { connection in
             try connection.transaction { connection in
                 if let created = try connection.query(
@@ -107,6 +113,10 @@ struct RackProtocolRoutes: Sendable {
                         [actor.name, created, "rack \(name)"])
                 }
                 try connection.query("UPDATE rack_controllers SET last_contact_at = now() WHERE name = $1", [name])
+                // Only a change is written: the column's trigger recompiles the tables.
+                if let regionURL, try connection.query("SELECT region_url FROM rack_controllers WHERE name = $1", [name]).scalar != regionURL {
+                    try connection.query("UPDATE rack_controllers SET region_url = $2 WHERE name = $1", [name, regionURL])
+                }
                 return try connection.query("""
                     SELECT row_to_json(x)::text FROM (SELECT id, name, leases_acked, events_acked FROM rack_controllers WHERE name = $1) x
                     """, [name]).scalar ?? "{}"

@@ -39,6 +39,7 @@ public enum RegionAPI {
         CRUDRoutes<Resources.RecordInput>(resource: Resources.records, store: store).register(on: api)
         CRUDRoutes<Resources.BootResourceInput>(resource: Resources.bootResources, store: store).register(on: api)
         CRUDRoutes<Resources.RackInput>(resource: Resources.racks, store: store).register(on: api)
+        ReportRoutes(store: store).register(on: api)
         MachineRoutes(store: store).register(on: api)
         AccessRoutes(store: store).register(on: api)
         RackTablesRoutes(store: store).register(on: api)

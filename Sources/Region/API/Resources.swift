@@ -166,11 +166,11 @@ enum Resources {
         outputColumns: """
             t.id, t.system_id, t.hostname, t.domain_id,
             (SELECT d.name FROM domains d WHERE d.id = t.domain_id) AS domain,
-            t.architecture, t.status, t.boot_purpose, t.power_type, t.power_parameters,
+            t.architecture, t.status, t.status_message, t.status_changed_at, t.boot_purpose, t.power_type, t.power_parameters,
             (SELECT p.state FROM machine_power p WHERE p.machine_id = t.id) AS power_state,
             (SELECT coalesce(json_agg(i ORDER BY i.id), '[]') FROM
                 (SELECT n.id, n.name, n.mac, n.subnet_id, n.mode, n.ip FROM interfaces n WHERE n.machine_id = t.id) i) AS interfaces,
-            t.created_at, t.updated_at
+            t.facts, t.created_at, t.updated_at
             """,
         writable: ["hostname", "domain_id", "architecture", "power_type", "power_parameters", "power_parameters_sealed"],
         expressions: ["domain_id": "coalesce($::bigint, (SELECT id FROM domains WHERE is_default))",

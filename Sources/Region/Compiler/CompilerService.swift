@@ -18,15 +18,17 @@ public final class CompilerService: Service, Sendable {
     let debounce: Duration
     let metrics: RegionMetrics
     let logger: Logger
+    let boot: CompilerBootSettings
     /// Announcements heard on `rackplane_tables` (from any region process) go out through it.
     public let announcer: TablesAnnouncer
     private let stopping = Atomic<Bool>(false)
 
     public init(
         connectionString: String, debounce: Duration = .milliseconds(200), announcer: TablesAnnouncer = TablesAnnouncer(),
-        metrics: RegionMetrics, logger: Logger
+        boot: CompilerBootSettings = CompilerBootSettings(), metrics: RegionMetrics, logger: Logger
     ) {
         self.connectionString = connectionString
+        self.boot = boot
         self.debounce = debounce
         self.announcer = announcer
         self.metrics = metrics
@@ -132,7 +134,7 @@ public final class CompilerService: Service, Sendable {
     @discardableResult
     private func compile(on connection: PostgresConnection) -> Bool {
         do {
-            let report = try TablesCompiler().compileAll(on: connection)
+            let report = try TablesCompiler(boot: boot).compileAll(on: connection)
             // A compile of a large model peaks at hundreds of MiB that glibc would keep; give it
             // back, as the rack does after compiling a site file.
             malloc_trim(0)

@@ -38,6 +38,16 @@ struct CompilerModel: Sendable {
         var hostname: String
         var architecture: String
         var bootPurpose: String
+        var machineID: Int64 = 0
+        var systemID: String = ""
+        /// The nonce of the machine's current boot token, while it commissions or deploys.
+        var tokenNonce: String?
+    }
+
+    /// The kernel and initrd machines boot, at `name/architecture/file` under the rack's files root.
+    struct BootImage: Sendable {
+        var kernel: String
+        var initrd: String
     }
 
     struct Record: Sendable {
@@ -57,6 +67,29 @@ struct CompilerModel: Sendable {
     var records: [Record] = []
     /// Bound leases with a host name, as racks reported them: their names go into the zones.
     var leaseNames: [SiteLeaseName] = []
+    /// The ephemeral environment (nil while no boot resource exists).
+    var bootImage: BootImage?
+}
+
+/// Region settings the compiler renders into boot configs (`docs/lifecycle.md`).
+public struct CompilerBootSettings: Sendable {
+    /// Derives each boot's token from its nonce; nil renders no tokens (the report URL neither).
+    public var tokenKey: BootTokenKey?
+    /// The region URL machines report to and enlist at (`http://198.18.0.1:5240`); nil: the URL
+    /// each rack reached the region at when it enrolled.
+    public var regionURL: String?
+    /// The kernel command line of every network boot (`console=ttyS0`, say).
+    public var kernelOptions: String = ""
+    /// The boot resource (its name) machines boot to enlist, commission and deploy; nil: the
+    /// first amd64 one.
+    public var bootResource: String?
+
+    public init(tokenKey: BootTokenKey? = nil, regionURL: String? = nil, kernelOptions: String = "", bootResource: String? = nil) {
+        self.tokenKey = tokenKey
+        self.regionURL = regionURL
+        self.kernelOptions = kernelOptions
+        self.bootResource = bootResource
+    }
 }
 
 /// Model → `SiteConfiguration` for one rack, so that `SiteCompiler` makes the snapshot and the
@@ -67,7 +100,9 @@ enum RackSiteBuilder {
         .bios: "lpxelinux.0", .uefiX64: "bootx64.efi", .uefiARM64: "bootaa64.efi",
     ]
 
-    static func site(forRack rack: Int64, model: CompilerModel) -> SiteConfiguration {
+    static func site(forRack rack: Int64, model: CompilerModel, boot: CompilerBootSettings = CompilerBootSettings(),
+                     rackRegionURL: String? = nil) -> SiteConfiguration {
+        let regionURL = Self.regionURL(boot.regionURL ?? rackRegionURL)
         // A rack serves DHCP on VLANs it is primary or secondary for, and on the VLANs relayed to them.
         let served = Set(model.vlans.filter { $0.dhcpOn && ($0.primaryRack == rack || $0.secondaryRack == rack) }.map(\.id))
         let relayed = Set(model.vlans.filter { $0.relayVLAN.map(served.contains) ?? false }.map(\.id))
@@ -87,10 +122,19 @@ enum RackSiteBuilder {
                 domain: subnet.domain, mtu: mtu)
         }
         let machines = model.interfaces.filter { subnetIDs.contains($0.subnet) }.sorted { $0.mac < $1.mac }.map { interface in
-            SiteMachine(
+            var machine = SiteMachine(
                 hostname: interface.hostname, mac: interface.mac, ip: interface.ip, arch: interface.architecture,
                 purpose: SitePurpose(rawValue: interface.bootPurpose) ?? .local)
+            if let nonce = interface.tokenNonce, let key = boot.tokenKey, let regionURL {
+                machine.bootArguments = Self.reportArguments(
+                    regionURL: regionURL, machineID: interface.machineID, systemID: interface.systemID,
+                    token: key.token(machine: String(interface.machineID), nonce: nonce))
+            }
+            return machine
         }
+        var siteBoot = SiteBoot(files: defaultBootFiles, kernel: model.bootImage?.kernel, initrd: model.bootImage?.initrd,
+                                cmdline: boot.kernelOptions.isEmpty ? nil : boot.kernelOptions)
+        if let regionURL { siteBoot.enlistArguments = "rackplane.enlist=\(regionURL)/api/v1/enlist" }
         // Records of the default domain are written relative to it; others absolutely, and the
         // zone compiler keeps those that fall inside a zone this rack serves.
         let records = model.records.map { record in
@@ -99,8 +143,22 @@ enum RackSiteBuilder {
                        type: record.type, value: record.value, ttl: record.ttl)
         }
         return SiteConfiguration(
-            domain: model.defaultDomain, subnets: siteSubnets, boot: SiteBoot(files: defaultBootFiles), machines: machines,
+            domain: model.defaultDomain, subnets: siteSubnets, boot: siteBoot, machines: machines,
             records: records)
+    }
+
+    /// The words a reporting boot's kernel command line carries (docs/lifecycle.md).
+    static func reportArguments(regionURL: String, machineID: Int64, systemID: String, token: String) -> String {
+        "rackplane.report=\(regionURL)/api/v1/machines/\(machineID)/report rackplane.token=\(token) rackplane.system_id=\(systemID)"
+    }
+
+    /// `http://host:port` without a trailing slash; nil for anything that would not survive a
+    /// kernel command line (blanks, control characters) or is not http(s).
+    static func regionURL(_ text: String?) -> String? {
+        guard var url = text?.trimmingWhitespace, url.hasPrefix("http://") || url.hasPrefix("https://") else { return nil }
+        while url.hasSuffix("/") { url.removeLast() }
+        guard url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), url.utf8.count <= 200 else { return nil }
+        return url
     }
 
     /// The named leases inside the rack's subnets.

@@ -12,7 +12,12 @@ public struct TablesCompiler: Sendable {
     /// Where every region learns of new generations (payload: JSON of `PublishedTables`).
     public static let publishChannel = "rackplane_tables"
 
-    public init() {}
+    /// What the compiler renders into boot command lines: tokens, URLs, the ephemeral image.
+    public var boot: CompilerBootSettings
+
+    public init(boot: CompilerBootSettings = CompilerBootSettings()) {
+        self.boot = boot
+    }
 
     /// What one pass did.
     public struct Report: Sendable {
@@ -55,13 +60,13 @@ public struct TablesCompiler: Sendable {
             return now - mark
         }
         let (model, racks) = try connection.transaction(isolation: .repeatableRead) { connection in
-            (try Self.loadModel(on: connection),
-             try connection.query("SELECT id, tables_fingerprint FROM rack_controllers ORDER BY id").rows)
+            (try Self.loadModel(on: connection, bootResource: boot.bootResource),
+             try connection.query("SELECT id, tables_fingerprint, region_url FROM rack_controllers ORDER BY id").rows)
         }
         report.timings.model += lap()
         for rack in racks {
             let rackID = try rack.integer("id")
-            let site = RackSiteBuilder.site(forRack: rackID, model: model)
+            let site = RackSiteBuilder.site(forRack: rackID, model: model, boot: boot, rackRegionURL: rack["region_url"])
             let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
             // The content without generation or time: equal fingerprints mean equal tables.
             let prepared = SiteCompiler.prepare(site, leases: leases)
@@ -121,7 +126,7 @@ public struct TablesCompiler: Sendable {
     }
 
     /// Reads what the racks serve, IPv4 only (the rack's DHCP is DHCPv4).
-    static func loadModel(on connection: PostgresConnection) throws -> CompilerModel {
+    static func loadModel(on connection: PostgresConnection, bootResource: String? = nil) throws -> CompilerModel {
         let defaultDomain = try connection.query("SELECT name FROM domains WHERE is_default").scalar ?? "maas"
         let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
             CompilerModel.VLAN(
@@ -151,17 +156,29 @@ public struct TablesCompiler: Sendable {
             guard let start = row["start_ip"].flatMap(IPv4Address.init), let end = row["end_ip"].flatMap(IPv4Address.init) else { return nil }
             return CompilerModel.Range(subnet: try row.integer("subnet_id"), dynamic: row["type"] == "dynamic", start: start, end: end)
         }
+        // A commissioning or deploying machine's unused, unexpired boot token (its nonce: the
+        // token is derived from it) rides with its interfaces.
         let interfaces = try connection.query("""
-            SELECT i.subnet_id, i.mac::text AS mac, host(i.ip) AS ip, m.hostname, m.architecture, m.boot_purpose
+            SELECT i.subnet_id, i.mac::text AS mac, host(i.ip) AS ip, m.id AS machine_id, m.system_id, m.hostname,
+                   m.architecture, m.boot_purpose, t.nonce
             FROM interfaces i JOIN machines m ON m.id = i.machine_id
+            LEFT JOIN boot_tokens t ON t.machine_id = m.id AND t.used_at IS NULL AND t.expires_at > now()
+                AND t.purpose = m.boot_purpose AND m.status IN ('commissioning', 'deploying')
             WHERE i.subnet_id IS NOT NULL AND (i.ip IS NULL OR family(i.ip) = 4)
             """).rows.compactMap { row -> CompilerModel.Interface? in
             guard let mac = row["mac"].flatMap(MACAddress.init) else { return nil }
             return CompilerModel.Interface(
                 subnet: try row.integer("subnet_id"), mac: mac, ip: row["ip"].flatMap(IPv4Address.init),
                 hostname: try row.string("hostname"), architecture: try row.string("architecture"),
-                bootPurpose: try row.string("boot_purpose"))
+                bootPurpose: try row.string("boot_purpose"), machineID: try row.integer("machine_id"),
+                systemID: try row.string("system_id"), tokenNonce: row["nonce"])
         }
+        // The ephemeral environment machines boot to enlist, commission and deploy: the boot
+        // resource named by the setting, else the first amd64 one, else the first.
+        let image = try connection.query("""
+            SELECT name || '/' || architecture || '/' || kernel_file AS kernel, name || '/' || architecture || '/' || initrd_file AS initrd
+            FROM boot_resources WHERE $1::text IS NULL OR name = $1 ORDER BY architecture <> 'amd64', id LIMIT 1
+            """, [bootResource]).rows.first.map { CompilerModel.BootImage(kernel: try $0.string("kernel"), initrd: try $0.string("initrd")) }
         let records = try connection.query("""
             SELECT d.name AS domain, r.name, r.type, r.value, r.ttl FROM dns_records r JOIN domains d ON d.id = r.domain_id
             ORDER BY d.name, r.name, r.type, r.value
@@ -178,7 +195,7 @@ public struct TablesCompiler: Sendable {
             return SiteLeaseName(hostname: hostname, address: address)
         }
         return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces,
-                             records: records, leaseNames: leaseNames)
+                             records: records, leaseNames: leaseNames, bootImage: image)
     }
 
     /// The snapshot with `sha256`, if it exists.

@@ -16,6 +16,20 @@ struct PowerRoutes: Sendable {
     static let rackWaitSeconds = 8
     /// A rack that polled within this long is connected (it polls at least every 8 s).
     static let liveRackSeconds = 60
+    /// How long a lifecycle power cycle waits for the rack's new tables at most (a compile that
+    /// failed, or changed nothing, must not hold the machine forever).
+    static let tablesWaitSeconds = 10
+
+    /// Whether request `q` may go to its rack now (parameter `$n`: `tablesWaitSeconds`): a
+    /// lifecycle cycle once the rack's tables are newer than when it was made, so the machine
+    /// boots what its new state renders (docs/lifecycle.md).
+    static func readySQL(_ n: Int) -> String {
+        """
+        (q.after_generation IS NULL OR q.created_at < now() - make_interval(secs => $\(n)::integer)
+         OR (SELECT coalesce(r.tables_generation, 0) FROM rack_controllers r WHERE r.id = q.rack_id) > q.after_generation)
+        """
+    }
+
     /// A request a rack took but never answered fails after this long (the rack died mid-call).
     static let abandonedAfterSeconds = 300
 
@@ -143,7 +157,8 @@ struct PowerRoutes: Sendable {
         while true {
             // While nothing is queued, a poll costs one indexed read every 200 ms, not a write.
             let queued = try await store.read { connection in
-                try connection.query("SELECT 1 FROM power_requests WHERE rack_id = $1::bigint AND status = 'pending' LIMIT 1", [rack]).rows.count == 1
+                try connection.query("SELECT 1 FROM power_requests q WHERE q.rack_id = $1::bigint AND q.status = 'pending' AND \(Self.readySQL(2)) LIMIT 1",
+                                     [rack, String(Self.tablesWaitSeconds)]).rows.count == 1
             }
             if !queued {
                 if ContinuousClock.now >= deadline { return [] }
@@ -155,12 +170,12 @@ struct PowerRoutes: Sendable {
                     let rows = try connection.query("""
                         UPDATE power_requests q SET status = 'sent', sent_at = now()
                         FROM machines m
-                        WHERE q.id IN (SELECT id FROM power_requests WHERE rack_id = $1::bigint AND status = 'pending'
+                        WHERE q.id IN (SELECT id FROM power_requests q WHERE q.rack_id = $1::bigint AND q.status = 'pending' AND \(Self.readySQL(3))
                                        ORDER BY id LIMIT $2::integer FOR UPDATE SKIP LOCKED)
                           AND m.id = q.machine_id
                         RETURNING q.id, q.action, q.boot_pxe, m.power_type, encode(m.power_parameters_sealed, 'hex') AS sealed,
                                   m.system_id, m.hostname
-                        """, [rack, String(most)]).rows
+                        """, [rack, String(most), String(Self.tablesWaitSeconds)]).rows
                     var requests: [PowerRunner.Request] = []
                     for row in rows {
                         let id = row["id"] ?? "0"

@@ -68,6 +68,8 @@ extension RegionStore {
     /// action its state does not allow is a 409 that names the states it is allowed from.
     public func performMachineAction(_ action: MachineAction, machine: String, actor: Identity) async throws -> String {
         let machines = Resources.machines
+        let tokens = BootTokenKey(vault: powerVault)
+        let timeout = lifecycleTimeoutSeconds
         return try await write(actor: actor, action: action.rawValue, objectType: "machine") { connection in
             // FOR UPDATE: two actions on one machine at once are applied one after the other.
             guard let current = try connection.query("SELECT status FROM machines WHERE id = $1::bigint FOR UPDATE", [machine]).scalar else {
@@ -77,9 +79,15 @@ extension RegionStore {
                 let allowed = action.allowedFrom.map(\.rawValue).joined(separator: ", ")
                 throw APIError(.conflict, "cannot \(action.rawValue) a machine that is \(current) (allowed from: \(allowed))")
             }
-            try connection.query(
-                "UPDATE machines SET status = $2, boot_purpose = $3, updated_at = now() WHERE id = $1::bigint",
-                [machine, next.rawValue, next.bootPurpose])
+            try connection.query("""
+                UPDATE machines SET status = $2, boot_purpose = $3, status_message = '', status_changed_at = now(), updated_at = now()
+                WHERE id = $1::bigint
+                """, [machine, next.rawValue, next.bootPurpose])
+            if action.startsReportingBoot {
+                // The boot reports with a token of its own; the machine is power-cycled into it.
+                try Lifecycle.mintBootToken(machine: machine, purpose: next.bootPurpose, timeoutSeconds: timeout, key: tokens, on: connection)
+                try Lifecycle.queuePowerCycle(machine: machine, actor: actor, on: connection)
+            }
             return .init(objectID: machine, value: try connection.query(machines.selectOneSQL, [machine]).scalar ?? "{}")
         }
     }

@@ -25,6 +25,9 @@ public struct RegionStore: Sendable {
     public let pool: PostgresPool
     /// Seals power parameters; the region loads its key from the state directory.
     public var powerVault = PowerVault.random()
+    /// How long a commissioning or deploying machine has to report before it fails (and how
+    /// long its per-boot token lives).
+    public var lifecycleTimeoutSeconds = 1800
 
     public init(pool: PostgresPool) {
         self.pool = pool

@@ -175,6 +175,8 @@ public struct BootConfigResponder {
             kernel: profile?.kernel ?? empty,
             initrd: profile?.initrd ?? empty,
             commandLine: profile?.commandLine ?? empty,
+            // Local boots run nothing of ours: no token leaves the rack for them.
+            bootArguments: isLocal ? empty : (machine.reservation.map(\.bootArguments) ?? tables.enlistBootArguments),
             httpServer: profile?.nextServer ?? subnet?.nextServer ?? request.local,
             httpPort: templates.httpPort)
         guard let length = BootTemplateRenderer.render(templates.template(format, local: isLocal), values, into: output) else {

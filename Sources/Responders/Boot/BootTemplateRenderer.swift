@@ -14,6 +14,8 @@ struct BootTemplateValues {
     var kernel: UnsafeRawBufferPointer
     var initrd: UnsafeRawBufferPointer
     var commandLine: UnsafeRawBufferPointer
+    /// The reservation's boot arguments, or the enlistment arguments for an unknown machine.
+    var bootArguments: UnsafeRawBufferPointer
     var httpServer: IPv4Address
     var httpPort: UInt16
 }
@@ -126,6 +128,9 @@ enum BootTemplateRenderer {
         case .cmdline:
             guard !v.commandLine.isEmpty else { return false }
             w.text(v.commandLine)
+        case .bootArgs:
+            guard !v.bootArguments.isEmpty else { return false }
+            w.text(v.bootArguments)
         case .efiLoader:
             switch v.architecture {
             case .arm64: w.ascii("BOOTAA64.EFI")

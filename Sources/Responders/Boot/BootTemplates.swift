@@ -64,7 +64,7 @@ public struct BootTemplates: Sendable {
             LABEL {purpose}
               KERNEL {kernel}
               INITRD {initrd}
-              APPEND {cmdline} rackplane.purpose={purpose} rackplane.mac={mac}
+              APPEND {cmdline} rackplane.purpose={purpose} rackplane.mac={mac} {boot-args}
               IPAPPEND 2
 
             """,
@@ -85,7 +85,7 @@ public struct BootTemplates: Sendable {
             set timeout=0
 
             menuentry '{purpose}' {
-            \tlinux /{kernel} {cmdline} BOOTIF={bootif} rackplane.purpose={purpose} rackplane.mac={mac}
+            \tlinux /{kernel} {cmdline} BOOTIF={bootif} rackplane.purpose={purpose} rackplane.mac={mac} {boot-args}
             \tinitrd /{initrd}
             }
 
@@ -110,7 +110,7 @@ public struct BootTemplates: Sendable {
         ipxeBoot: """
             #!ipxe
             # RackPlane: {purpose} {hostname} {mac}
-            kernel {kernel-url} initrd=initrd {cmdline} BOOTIF={bootif} rackplane.purpose={purpose} rackplane.mac={mac}
+            kernel {kernel-url} initrd=initrd {cmdline} BOOTIF={bootif} rackplane.purpose={purpose} rackplane.mac={mac} {boot-args}
             initrd --name initrd {initrd-url}
             boot
 
@@ -152,4 +152,8 @@ public enum BootPlaceholder: String, CaseIterable, Sendable {
     /// The UEFI removable-media loader for the machine's architecture: `BOOTX64.EFI`,
     /// `BOOTAA64.EFI`, `BOOTIA32.EFI`.
     case efiLoader = "efi-loader"
+    /// The machine's per-boot arguments from the region (`rackplane.report=… rackplane.token=…
+    /// rackplane.system_id=…` while it commissions or deploys), or for a machine the tables do
+    /// not know the enlistment arguments (`rackplane.enlist=…`); no value when there are none.
+    case bootArgs = "boot-args"
 }

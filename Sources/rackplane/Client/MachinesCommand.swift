@@ -24,10 +24,16 @@ struct MachinesCommand: AsyncParsableCommand {
         return cells.isEmpty ? "-" : cells.joined(separator: ", ")
     }
 
+    /// The status, and why when it says (a failure's reason): "failed_commissioning: no report within 1800 s".
+    static func statusCell(_ machine: JSONValue) -> String {
+        let message = machine["status_message"]?.string ?? ""
+        return machine.cell("status") + (message.isEmpty ? "" : ": " + message)
+    }
+
     static func describe(_ machine: JSONValue) -> String {
         var text = TableOutput.fields([
             ("id", machine.cell("id")), ("hostname", machine.cell("hostname")), ("domain", machine.cell("domain")),
-            ("system id", machine.cell("system_id")), ("status", machine.cell("status")), ("boots into", machine.cell("boot_purpose")),
+            ("system id", machine.cell("system_id")), ("status", statusCell(machine)), ("boots into", machine.cell("boot_purpose")),
             ("architecture", machine.cell("architecture")), ("power", machine.cell("power_type")),
             ("power parameters", machine.cell("power_parameters")), ("power state", machine.cell("power_state")), ("created", machine.time("created_at")), ("updated", machine.time("updated_at")),
         ])
@@ -43,7 +49,7 @@ struct MachinesCommand: AsyncParsableCommand {
     struct List: ClientCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List machines.")
 
-        @Option(help: "Only machines in this status (new, commissioning, ready, deploying, deployed, releasing, broken).")
+        @Option(help: "Only machines in this status (new, commissioning, ready, deploying, deployed, releasing, broken, failed_commissioning, failed_deployment).")
         var status: String?
 
         @Option(name: [.customLong("search"), .customShort("q")], help: "Only machines whose hostname, system id, MAC or address contains this.")
@@ -162,7 +168,7 @@ struct MachinesCommand: AsyncParsableCommand {
     }
 
     struct Commission: ClientCommand {
-        static let configuration = CommandConfiguration(commandName: "commission", abstract: "Commission machines (from new, ready or broken).")
+        static let configuration = CommandConfiguration(commandName: "commission", abstract: "Commission machines (from new, ready, broken or failed), power-cycling them into the commissioning environment.")
         @Argument(help: "Machines: ids, hostnames or system ids.") var machines: [String]
         @OptionGroup var output: OutputOptions
         func run(_ client: RegionClient) async throws { try await MachinesCommand.perform("commission", machines, client, output) }
