@@ -269,6 +269,21 @@ def test_an_unknown_machine_enlists_commissions_and_deploys_itself(workdir):
         assert [a for _, a in mine].count("report") == 2
         shown = region.cli(workdir, "machines", "show", hostname)
         assert "deployed" in shown.stdout, shown.stdout
+        assert "power-cycle" in shown.stdout and "BOOT HISTORY" in shown.stdout, shown.stdout
+
+        # Its boot history: the boots the rack served it, the enlistment boot among them (made
+        # while it was a stranger, claimed when it enlisted), each begun by an ACK naming a file.
+        from datetime import datetime
+        time.sleep(2.5)  # the rack reports boot steps every second
+        steps = region.api("GET", f"/machines/{machine_id}/boots?limit=1000")[1]
+        acks = sorted(datetime.fromisoformat(s["at"]) for s in steps if s["stage"] == "dhcp")
+        enlisted_at = min(datetime.fromisoformat(e["at"]) for e in events
+                          if e["object_type"] == "machine" and e["object_id"] == str(machine_id) and e["action"] == "enlist")
+        assert len(acks) >= 3 and acks[0] <= enlisted_at, steps
+        assert all(s["rack"] == "rack-lc" and s["mac"] in (None, MAC) for s in steps), steps
+        # Each boot loaded the kernel whole (pxelinux fetches it over TFTP).
+        kernels = [s for s in steps if s["name"].endswith("/vmlinuz") and s["outcome"] == "ok" and s["bytes"] > 1_000_000]
+        assert len(kernels) >= 3, [(s["stage"], s["name"], s["outcome"], s["bytes"]) for s in reversed(steps)]
     finally:
         if qemu is not None and qemu.poll() is None:
             os.killpg(qemu.pid, signal.SIGKILL)
