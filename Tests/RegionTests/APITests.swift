@@ -264,10 +264,11 @@ struct APITests {
             let put = try await api.put("/machines/\(machine)", #"{"hostname": "node-1", "status": "deployed"}"#)
             #expect(put.string("status") == "ready")
             let events = try await api.get("/events?limit=1000").array ?? []
-            // Commission and deploy also say what became of the power cycle (no rack serves it here).
+            // Commission, deploy and release also say what became of their power request (no rack
+            // serves it here).
             let machineEvents = events.filter { $0["object_type"] as? String == "machine" }
-            #expect(machineEvents.count == 1 + steps.count + 2 + 2)
-            #expect(machineEvents.filter { $0["action"] as? String == "power-request" && ($0["summary"] as? String ?? "").contains("by hand") }.count == 2)
+            #expect(machineEvents.count == 1 + steps.count + 2 + 3)
+            #expect(machineEvents.filter { $0["action"] as? String == "power-request" && ($0["summary"] as? String ?? "").contains("by hand") }.count == 3)
         }
     }
 

@@ -284,6 +284,41 @@ struct LifecycleAPITests {
         }
     }
 
+    @Test func releasePowersTheMachineOffAndTheRacksConfirmationMakesItReady() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, rack) = try await machine(api)
+            try await harness.store.read {
+                try $0.query("UPDATE machines SET status = 'deployed', boot_purpose = 'local' WHERE id = $1::bigint", [String(machine)])
+            }
+            #expect(try await api.post("/machines/\(machine)/release").string("status") == "releasing")
+            let poll = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            let request = try #require((poll.object?["requests"] as? [[String: Any]])?.first)
+            #expect(request["action"] as? String == "off")
+            #expect(request["boot_pxe"] as? Bool == false)
+            let id = try #require((request["id"] as? NSNumber)?.intValue)
+            // A failed power off leaves it Releasing, for the operator to look at.
+            let failed = #"{"rack": \#(rack), "results": [{"id": \#(id), "ok": false, "message": "qmp: no QEMU at /tmp/none.sock", "error": "unreachable"}]}"#
+            #expect(try await api.post("/rack/power", failed, token: .rack).int("recorded") == 1)
+            #expect(try await api.get("/machines/\(machine)").string("status") == "releasing")
+
+            #expect(try await api.post("/machines/\(machine)/release").status == 409)
+            let retry = try await harness.store.read {
+                try $0.query("""
+                    INSERT INTO power_requests (machine_id, rack_id, action, source, actor)
+                    VALUES ($1::bigint, $2::bigint, 'off', 'lifecycle', 'admin') RETURNING id
+                    """, [String(machine), String(rack)]).scalar
+            }
+            let done = #"{"rack": \#(rack), "results": [{"id": \#(try #require(retry)), "ok": true, "state": "off", "message": "qmp: powered off"}]}"#
+            #expect(try await api.post("/rack/power", done, token: .rack).int("recorded") == 1)
+            let released = try await api.get("/machines/\(machine)")
+            #expect(released.string("status") == "ready")
+            #expect(released.string("boot_purpose") == "local")
+            let events = try #require(try await api.get("/events?machine=\(machine)&limit=50").array)
+            #expect(events.contains { $0["action"] as? String == "released" && $0["actor"] as? String == "rack rack-1" })
+        }
+    }
+
     @Test func thePowerCycleWaitsForTheRacksNewTables() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

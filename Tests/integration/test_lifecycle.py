@@ -12,7 +12,9 @@ unknown to the region at first:
 2. the test gives it qmp power (the socket) through the API, then `rackplane machines commission`:
    the region mints a per-boot token and queues a power cycle, the rack drives QEMU over qmp, the
    guest boots the commissioning environment, reports with the token: Ready;
-3. `rackplane machines deploy`: the same, to Deployed.
+3. `rackplane machines deploy`: the same, to Deployed;
+4. `rackplane machines release`: the rack powers it off through qmp: Ready. Its boot history
+   holds every boot, the enlistment boot made as a stranger among them.
 
 A second test runs a region alone with a small lifecycle timeout: a machine commissioned with no
 one to report moves to Failed commissioning with the reason.
@@ -270,6 +272,14 @@ def test_an_unknown_machine_enlists_commissions_and_deploys_itself(workdir):
         shown = region.cli(workdir, "machines", "show", hostname)
         assert "deployed" in shown.stdout, shown.stdout
         assert "power-cycle" in shown.stdout and "BOOT HISTORY" in shown.stdout, shown.stdout
+
+        # 4. Release: the rack powers it off through qmp, and once it says so the machine is Ready.
+        release = region.cli(workdir, "machines", "release", hostname)
+        assert release.returncode == 0, release.stdout + release.stderr
+        released = wait_for(lambda: (m := machine()) and m["status"] != "releasing" and m, 60, "the release to end", diagnose)
+        assert released["status"] == "ready" and released["boot_purpose"] == "local", f"{released}\n{diagnose()}"
+        events = region.api("GET", "/events?limit=200")[1]
+        assert any(e["action"] == "released" and e["actor"] == "rack rack-lc" and e["object_id"] == str(machine_id) for e in events)
 
         # Its boot history: the boots the rack served it, the enlistment boot among them (made
         # while it was a stranger, claimed when it enlisted), each begun by an ACK naming a file.

@@ -40,6 +40,42 @@ enum Lifecycle {
         return rack != nil
     }
 
+    /// Releasing: queues a power off through the serving rack; the machine becomes Ready when
+    /// the rack confirms it (`completeRelease`). A machine no rack serves, or whose power is
+    /// manual, waits in Releasing for the operator's `complete`, which the event says.
+    @discardableResult
+    static func queuePowerOff(machine: String, actor: Identity, on connection: PostgresConnection) throws -> Bool {
+        let manual = try connection.query("SELECT power_type FROM machines WHERE id = $1::bigint", [machine]).scalar == "manual"
+        let rack = manual ? nil : try connection.query(PowerRoutes.servingRackSQL, [machine]).scalar
+        if let rack {
+            try connection.query("""
+                INSERT INTO power_requests (machine_id, rack_id, action, boot_pxe, source, actor)
+                VALUES ($1::bigint, $2::bigint, 'off', false, 'lifecycle', $3)
+                """, [machine, rack, actor.name])
+        }
+        let summary = rack != nil ? "power off; Ready once the rack confirms it"
+            : manual ? "power is manual: power the machine off by hand, then complete the release"
+            : "no rack serves the machine: power it off by hand, then complete the release"
+        try connection.query(
+            "INSERT INTO events (actor, action, object_type, object_id, summary) VALUES ($1, 'power-request', 'machine', $2, $3)",
+            [actor.name, machine, summary])
+        return rack != nil
+    }
+
+    /// A lifecycle power off went through: a machine still Releasing is Ready (boot purpose
+    /// local), with an event naming the rack that powered it off.
+    static func completeRelease(machine: String, rackName: String, on connection: PostgresConnection) throws {
+        guard let next = MachineAction.complete.next(from: .releasing) else { return }
+        let moved = try connection.query("""
+            UPDATE machines SET status = $2, boot_purpose = $3, status_message = '', status_changed_at = now(), updated_at = now()
+            WHERE id = $1::bigint AND status = 'releasing' RETURNING id
+            """, [machine, next.rawValue, next.bootPurpose]).rows.count
+        guard moved == 1 else { return }
+        try connection.query(
+            "INSERT INTO events (actor, action, object_type, object_id, summary) VALUES ($1, 'released', 'machine', $2, $3)",
+            ["rack " + rackName, machine, "powered off: \(next.rawValue)"])
+    }
+
     // MARK: Reports
 
     /// What a report's token turned out to be.

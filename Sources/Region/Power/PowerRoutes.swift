@@ -271,6 +271,9 @@ struct PowerRoutes: Sendable {
         try connection.query(
             "INSERT INTO events (actor, action, object_type, object_id, summary) VALUES ($1, $2, 'machine', $3, $4)",
             ["rack " + rackName, eventAction, machine, summary])
+        if result.ok, action == "off", row["source"] == "lifecycle" {
+            try Lifecycle.completeRelease(machine: machine, rackName: rackName, on: connection)
+        }
         return true
     }
 }

@@ -87,6 +87,8 @@ extension RegionStore {
                 // The boot reports with a token of its own; the machine is power-cycled into it.
                 try Lifecycle.mintBootToken(machine: machine, purpose: next.bootPurpose, timeoutSeconds: timeout, key: tokens, on: connection)
                 try Lifecycle.queuePowerCycle(machine: machine, actor: actor, on: connection)
+            } else if action == .release {
+                try Lifecycle.queuePowerOff(machine: machine, actor: actor, on: connection)
             }
             return .init(objectID: machine, value: try connection.query(machines.selectOneSQL, [machine]).scalar ?? "{}")
         }
