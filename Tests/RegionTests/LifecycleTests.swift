@@ -319,6 +319,27 @@ struct LifecycleAPITests {
         }
     }
 
+    @Test func aBootingMachineReadsItsProxySettingsWithItsBootToken() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, _) = try await machine(api)
+            let other = try await api.create("/machines", #"{"hostname": "vm-2"}"#)
+            _ = try await api.post("/machines/\(machine)/commission")
+            let token = try await bootToken(harness, machine: machine)
+            let proxy = try await api.get("/machines/\(machine)/proxy", token: .raw("Bearer \(token)"))
+            #expect(proxy.status == 200, "\(proxy.text)")
+            #expect(proxy.object?["enabled"] != nil)
+            // Its token opens its own settings only, and nothing else.
+            #expect(try await api.get("/machines/\(other)/proxy", token: .raw("Bearer \(token)")).status == 401)
+            #expect(try await api.get("/machines/\(machine)", token: .raw("Bearer \(token)")).status == 401)
+            #expect(try await api.get("/machines/\(machine)/proxy", token: .raw("Bearer rpb_\(String(repeating: "0", count: 64))")).status == 401)
+            // Once the boot reported, the token is spent.
+            #expect(try await report(api, machine, #"{"status": "ok"}"#, token: token).status == 200)
+            #expect(try await api.get("/machines/\(machine)/proxy", token: .raw("Bearer \(token)")).status == 403)
+            #expect(try await api.get("/machines/\(machine)/proxy").status == 200)
+        }
+    }
+
     @Test func thePowerCycleWaitsForTheRacksNewTables() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

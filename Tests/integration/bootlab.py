@@ -253,7 +253,15 @@ if URL=$(arg rackplane.report); then
   CPUS=$(grep -c ^processor /proc/cpuinfo)
   MEMORY=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
   PURPOSE=$(arg rackplane.purpose)
-  BODY="{\"status\": \"ok\", \"message\": \"$PURPOSE finished\", \"facts\": {\"cpus\": $CPUS, \"memory_kib\": $MEMORY, \"mac\": \"$MAC\"}}"
+  # The region's caching proxy, as APT would be given it (docs/proxy.md), asked for with the
+  # boot's token; one request through it shows it serves this machine.
+  PROXY=$(timeout 30 wget -q -O - --header "Authorization: Bearer $TOKEN" "${URL%/report}/proxy" \
+          | sed -n 's/.*"http_proxy" *: *"\([^"]*\)".*/\1/p')
+  THROUGH=none
+  if [ -n "$PROXY" ]; then
+    THROUGH=$(http_proxy=$PROXY timeout 30 wget -q -O - "${URL%%/api/*}/healthz" 2>/dev/null || echo failed)
+  fi
+  BODY="{\"status\": \"ok\", \"message\": \"$PURPOSE finished\", \"facts\": {\"cpus\": $CPUS, \"memory_kib\": $MEMORY, \"mac\": \"$MAC\", \"http_proxy\": \"$PROXY\", \"through_proxy\": \"$THROUGH\"}}"
   for try in 1 2 3; do
     post "$URL" "$BODY" "$TOKEN" && finish "reported $PURPOSE $(head -c 300 /tmp/reply)"
     sleep 2

@@ -247,6 +247,11 @@ def test_an_unknown_machine_enlists_commissions_and_deploys_itself(workdir):
         commission_token = next(w.split("=", 1)[1] for w in commission_start.split() if w.startswith("rackplane.token="))
         assert commission_token.startswith("rpb_")
 
+        # It learnt the region's caching proxy with its boot token, and a request through it
+        # was served (squid allows the managed subnet the guest's lease is in).
+        facts = ready.get("facts") or {}
+        assert facts.get("http_proxy") == "http://198.18.0.1:8000/" and facts.get("through_proxy") == "ok", f"{facts}\n{diagnose()}"
+
         # 3. Deploy: the same way, to Deployed.
         wait_for(lambda: qmp_status(qmp) == "shutdown", 60, "the guest to power off after commissioning", diagnose)
         deploy = region.cli(workdir, "machines", "deploy", hostname)

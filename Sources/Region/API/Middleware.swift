@@ -77,6 +77,12 @@ struct AuthMiddleware: RouterMiddleware {
             context.identity = Identity(name: "machine", role: .readOnly)
             return try await next(request, context)
         }
+        // So does a booting machine asking for its proxy settings (ProxyRoutes checks the token).
+        if request.method == .get, ProxyRoutes.isMachineProxyPath(path), ProxyRoutes.bootToken(request) != nil {
+            var context = context
+            context.identity = Identity(name: "machine", role: .readOnly)
+            return try await next(request, context)
+        }
         let identity: Identity
         if header.hasPrefix("Rack ") {
             let secret = String(header.dropFirst("Rack ".count)).trimmingCharacters(in: .whitespaces)

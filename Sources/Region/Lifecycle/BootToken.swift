@@ -16,9 +16,12 @@ public struct BootTokenKey: Sendable {
 
     init(key: [UInt8]) { self.key = key }
 
+    /// What every boot token begins with (API tokens begin `rp_`).
+    public static let prefix = "rpb_"
+
     /// The token of `machine`'s boot with `nonce`: `rpb_` and 64 hex digits.
     public func token(machine: String, nonce: String) -> String {
-        "rpb_" + Secrets.hex(HMACSHA256.mac(key: key, message: Array("\(machine):\(nonce)".utf8)))
+        Self.prefix + Secrets.hex(HMACSHA256.mac(key: key, message: Array("\(machine):\(nonce)".utf8)))
     }
 
     /// A fresh nonce (128 random bits, hex).

@@ -74,11 +74,34 @@ struct ProxyRoutes: Sendable {
     func register(on group: RouterGroup<RegionRequestContext>) {
         group.get("machines/:id/proxy") { request, context in
             let machine = try RegionAPI.id(context, "machine")
-            guard try await store.read({ try MachineRoutes.machineExists(machine, on: $0) }) else {
-                throw APIError.notFound("machine", machine)
+            let bootToken = Self.bootToken(request)
+            try await store.read { connection in
+                guard try MachineRoutes.machineExists(machine, on: connection) else { throw APIError.notFound("machine", machine) }
+                // A booting machine asks with its boot's token (the middleware let it through).
+                guard let bootToken else { return }
+                switch try Lifecycle.checkToken(bootToken, machine: machine, on: connection) {
+                case .valid: return
+                case .unknown: throw APIError(.unauthorized, "not this machine's boot token")
+                case .expired, .used: throw APIError(.forbidden, "the boot token is no longer valid (its boot reported, or timed out)")
+                }
             }
             return JSONBody.response(status: .ok, encoding: Self.settings(url: advertisement.url(authority: request.head.authority)))
         }
+    }
+
+    /// `Authorization: Bearer rpb_…`: the per-boot token a commissioning or deploying machine
+    /// carries on its kernel command line (docs/lifecycle.md), which opens this endpoint for
+    /// that machine as well as its report.
+    static func bootToken(_ request: Request) -> String? {
+        let header = request.headers[.authorization] ?? ""
+        guard header.hasPrefix("Bearer " + BootTokenKey.prefix) else { return nil }
+        return String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// `/api/v1/machines/{id}/proxy`.
+    static func isMachineProxyPath(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 6 && parts[0].isEmpty && parts[1] == "api" && parts[2] == "v1" && parts[3] == "machines" && parts[5] == "proxy"
     }
 
     static func settings(url: String?) -> MachineProxy {
