@@ -631,6 +631,25 @@ class Guest:
         return f"--- {self.name} ({self.mac}) console, last {lines} lines ---\n" + "\n".join(cleaned)
 
 
+def qmp_status(path: str) -> str:
+    """QEMU's own word on its state, asked over the same QMP socket, without RackPlane."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(path)
+        f = s.makefile("rw")
+        f.readline()
+        answers = []
+        for command in ("qmp_capabilities", "query-status"):
+            f.write(json.dumps({"execute": command}) + "\n")
+            f.flush()
+            while True:
+                message = json.loads(f.readline())
+                if "event" not in message:
+                    answers.append(message)
+                    break
+        return answers[-1]["return"]["status"]
+
+
 def wait_all(guests: list[Guest], deadline: float) -> bool:
     """Until every guest's QEMU has exited or the deadline (monotonic) passes."""
     while time.monotonic() < deadline:

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,7 +36,7 @@ import time
 import pytest
 
 import bootlab
-from bootlab import BootNet
+from bootlab import BootNet, qmp_status
 from netlab import RACKPLANE, run
 from regionlab import RegionProcess, free_port
 
@@ -61,25 +60,6 @@ def wait_for(condition, timeout: float, what: str, diagnose=lambda: ""):
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}\n{diagnose()}")
-
-
-def qmp_status(path: str) -> str:
-    """QEMU's own word on its state, over the same socket, without RackPlane."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(path)
-        f = s.makefile("rw")
-        f.readline()
-        answers = []
-        for command in ("qmp_capabilities", "query-status"):
-            f.write(json.dumps({"execute": command}) + "\n")
-            f.flush()
-            while True:
-                message = json.loads(f.readline())
-                if "event" not in message:
-                    answers.append(message)
-                    break
-        return answers[-1]["return"]["status"]
 
 
 class RegionInBootNet:

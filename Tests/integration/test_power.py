@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 
+from bootlab import qmp_status
 from netlab import RACKPLANE, Lab
 from test_region_rack import REGION, RegionInNamespace, wait_for
 
@@ -29,25 +29,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 SECRET = "pw-never-shown-7d41"
-
-
-def qmp_status(path: str) -> str:
-    """QEMU's own word on its state, asked over the same socket without RackPlane."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
-        s.connect(path)
-        f = s.makefile("rw")
-        f.readline()
-        answers = []
-        for command in ("qmp_capabilities", "query-status"):
-            f.write(json.dumps({"execute": command}) + "\n")
-            f.flush()
-            while True:
-                message = json.loads(f.readline())
-                if "event" not in message:
-                    answers.append(message)
-                    break
-        return answers[-1]["return"]["status"]
 
 
 @pytest.fixture
