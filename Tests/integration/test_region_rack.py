@@ -259,7 +259,10 @@ def test_uploaded_boot_files_reach_the_racks_cache_and_are_served(lab, workdir):
     assert 'rackplane_rack_image_files{state="ready"} 2' in metrics
     assert 'rackplane_rack_image_downloads_total{result="failed"} 0' in metrics
     log = open(tmp_path / "rack.log").read()
-    assert "boot-kernel 10 %" in log and "boot-kernel 100 % (9437307 bytes), SHA-256 verified, ready" in log, log
+    # Progress on the way (where the lines fall depends on how the bytes arrive), then the end.
+    import re
+    assert re.search(r"boot-kernel [1-9][0-9]? % \(\d+/9437307 bytes\)", log), log
+    assert "boot-kernel 100 % (9437307 bytes), SHA-256 verified, ready" in log, log
     # The rack told the region what its cache holds (the web UI's racks page shows it).
     rack_row = wait_for(lambda: next((r for r in region.api("GET", "/racks")[1] if r.get("image_files_ready") == 2), None),
                         30, "the rack's image report")
