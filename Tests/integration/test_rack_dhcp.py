@@ -255,7 +255,7 @@ def test_tables_compile_check_and_show(tmp_path):
     assert "198.18.0.0/24" in shown and "node01" in shown and "lpxelinux.0" in shown
     data = bytearray(snapshot.read_bytes())
     for damage, expected in ((data[:100], "truncated"), (data[:-8], "truncated"),
-                             (data[:8] + b"\x02" + data[9:], "wrong_version"),
+                             (data[:8] + b"\x63" + data[9:], "wrong_version"),
                              (data[:-16] + bytes([data[-16] ^ 1]) + data[-15:], "checksum_mismatch"),
                              (b"XX" + data[2:], "bad_magic")):
         broken = tmp_path / "broken.bin"
