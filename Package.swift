@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "Tables", targets: ["Tables"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
         .library(name: "Site", targets: ["Site"]),
+        // For Benchmarks/ (the boot-step recorder's cost); the rack is run through `rackplane`.
+        .library(name: "Rack", targets: ["Rack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -45,5 +45,9 @@ let package = Package(
             name: "engine-bench",
             dependencies: ["CEngineBench", .product(name: "Engine", package: "RackPlane")]
         ),
+
+        // The rack's boot-step recorder (boot history): ns per recorded step, alone and with two
+        // ring threads recording at once, and the report thread's drain.
+        .executableTarget(name: "boot-recorder-bench", dependencies: [.product(name: "Rack", package: "RackPlane")]),
     ]
 )

@@ -78,12 +78,12 @@ public final class BootRecorder: Sendable {
         ring = Mutex(Ring(steps: Array(repeating: Step(), count: max(1, capacity))))
     }
 
-    func record(_ stage: Stage, address: UInt32, mac: UInt64 = 0, name: UnsafeRawBufferPointer,
+    public func record(_ stage: Stage, address: UInt32, mac: UInt64 = 0, name: UnsafeRawBufferPointer,
                 status: UInt16 = 0, outcome: StaticString, bytes: UInt64) {
         record(stage, address: address, mac: mac, name: Name(name), status: status, outcome: outcome, bytes: bytes)
     }
 
-    func record(_ stage: Stage, address: UInt32, mac: UInt64 = 0, name: Name,
+    public func record(_ stage: Stage, address: UInt32, mac: UInt64 = 0, name: Name,
                 status: UInt16 = 0, outcome: StaticString, bytes: UInt64) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME_COARSE, &now)
