@@ -280,7 +280,10 @@ struct LifecycleAPITests {
             _ = try TablesCompiler(boot: settings).compileAll(on: PostgresConnection(harness.connectionString))
             let after = try await api.get("/racks/\(rack)/tables")
             let blob2 = try await api.get("/racks/\(rack)/tables/\(try #require(after.string("sha256")))", token: .rack)
-            #expect(try #require(try TableSnapshot(blob2.bytes).reservation(mac: Self.mac)).bootArguments.isEmpty)
+            // The snapshot must outlive its views (they hold it unowned).
+            let reported = try TableSnapshot(blob2.bytes)
+            #expect(try #require(reported.reservation(mac: Self.mac)).bootArguments.isEmpty)
+            withExtendedLifetime(reported) {}
         }
     }
 
@@ -354,6 +357,30 @@ struct LifecycleAPITests {
             let requests = try #require(ready.object?["requests"] as? [[String: Any]])
             #expect(requests.count == 1)
             #expect(requests.first?["action"] as? String == "cycle")
+        }
+    }
+
+    @Test func theCycleWaitsForWhatTheRackServesNotOnlyWhatWasPublished() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, rack) = try await machine(api)
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            let published = try #require(try await api.get("/racks/\(rack)").int("tables_generation"))
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack), "generation": \#(published)}"#, token: .rack).status == 204)
+            _ = try await api.post("/machines/\(machine)/commission")
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            // Published, but the rack still serves the old generation: held.
+            let held = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((held.object?["requests"] as? [Any])?.count == 0, "\(held.text)")
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack), "generation": \#(published + 1)}"#, token: .rack).status == 204)
+            #expect(try await api.get("/racks/\(rack)").int("serving_generation") == published + 1)
+            let sent = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((sent.object?["requests"] as? [[String: Any]])?.first?["action"] as? String == "cycle")
+            // Bad reports are refused, and only with the rack secret.
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack), "generation": -1}"#, token: .rack).status == 422)
+            #expect(try await api.post("/rack/serving", #"{"rack": 999999, "generation": 1}"#, token: .rack).status == 404)
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack)}"#, token: .rack).status == 400)
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack), "generation": 1}"#).status == 403)
         }
     }
 

@@ -176,6 +176,8 @@ public final class RegionLink: @unchecked Sendable {
             do {
                 let id = try enrol()
                 connected.store(true, ordering: .relaxed)
+                // Told again on every connection: the region may have been restored meanwhile.
+                var reportedServing: UInt64?
                 if let since = lostAt {
                     events.record("region-back", "the region answers again after \(Int(Date().timeIntervalSince(since))) s; serving generation \(store.generation)")
                     lostAt = nil
@@ -192,6 +194,9 @@ public final class RegionLink: @unchecked Sendable {
                             store.install(snapshot)
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
                             events.record("tables", "generation \(snapshot.generation) in service (\(announcement.size) bytes, sha256 \(announcement.sha256.prefix(12)))")
+                        }
+                        if reportedServing != store.generation, reportServing(store.generation, rack: id) {
+                            reportedServing = store.generation
                         }
                     } catch {
                         failure = error
@@ -214,6 +219,25 @@ public final class RegionLink: @unchecked Sendable {
         }
     }
 
+
+    /// Tells the region which generation is in service here (`POST /api/v1/rack/serving`): a
+    /// machine's power cycle waits for it, so the machine boots what its new state renders.
+    /// Best effort: false (and a log line) when the region did not take it; the next
+    /// announcement tries again, and the region's wait for it is bounded.
+    private func reportServing(_ generation: UInt64, rack: Int) -> Bool {
+        do {
+            let body = try JSONEncoder().encode(["rack": UInt64(rack), "generation": generation])
+            let response = try client.request("POST", "/api/v1/rack/serving",
+                                              headers: authorization + [("Content-Type", "application/json")], body: Array(body))
+            guard response.status == 204 else {
+                throw RegionHTTPClient.Failure(description: "serving report: HTTP \(response.status) \(response.text)")
+            }
+            return true
+        } catch {
+            log.error("region: \(error)")
+            return false
+        }
+    }
 
     // MARK: Boot files
 

@@ -49,6 +49,12 @@ struct RackProtocolRoutes: Sendable {
         }
     }
 
+    /// The generation a rack has just put in service.
+    struct ServingReport: Decodable, Sendable {
+        var rack: Int64
+        var generation: Int64
+    }
+
     /// The rack's image cache after a sync round.
     struct ImageReport: Decodable, Sendable {
         var rack: Int64
@@ -71,6 +77,19 @@ struct RackProtocolRoutes: Sendable {
                     WHERE id = $1::bigint RETURNING id
                     """, [rack, String(report.wanted), String(report.ready), String(report.readyBytes)]).rows.count
                 return rows == 1
+            }
+            guard updated else { throw APIError.notFound("rack_controller", rack) }
+            return Response(status: .noContent)
+        }
+        group.post("rack/serving") { request, context in
+            let report = try await RequestDecoding.decode(ServingReport.self, from: request, context: context)
+            guard report.generation >= 0 else { throw APIError(.unprocessableContent, "generation must not be negative") }
+            let rack = String(report.rack)
+            let updated = try await store.pool.withConnection { connection in
+                try connection.query("""
+                    UPDATE rack_controllers SET serving_generation = $2::bigint, serving_reported_at = now(), last_contact_at = now()
+                    WHERE id = $1::bigint RETURNING id
+                    """, [rack, String(report.generation)]).rows.count == 1
             }
             guard updated else { throw APIError.notFound("rack_controller", rack) }
             return Response(status: .noContent)

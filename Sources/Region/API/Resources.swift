@@ -133,7 +133,7 @@ enum Resources {
 
     static let racks = Resource(
         objectType: "rack_controller", path: "racks", table: "rack_controllers",
-        outputColumns: "t.id, t.name, t.description, t.tables_generation, t.tables_sha256, t.leases_acked, t.events_acked, t.image_files_wanted, t.image_files_ready, t.image_bytes_ready, t.images_reported_at, t.last_contact_at, t.created_at",
+        outputColumns: "t.id, t.name, t.description, t.tables_generation, t.tables_sha256, t.serving_generation, t.serving_reported_at, t.leases_acked, t.events_acked, t.image_files_wanted, t.image_files_ready, t.image_bytes_ready, t.images_reported_at, t.last_contact_at, t.created_at",
         writable: ["name", "description"])
 
     struct RackInput: ResourceInput {

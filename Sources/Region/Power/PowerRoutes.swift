@@ -21,12 +21,14 @@ struct PowerRoutes: Sendable {
     static let tablesWaitSeconds = 10
 
     /// Whether request `q` may go to its rack now (parameter `$n`: `tablesWaitSeconds`): a
-    /// lifecycle cycle once the rack's tables are newer than when it was made, so the machine
-    /// boots what its new state renders (docs/lifecycle.md).
+    /// lifecycle cycle once the rack serves tables newer than when it was made, so the machine
+    /// boots what its new state renders (docs/lifecycle.md). What the rack reported serving
+    /// decides; a rack that never reported (an older build) is taken at what was published.
     static func readySQL(_ n: Int) -> String {
         """
         (q.after_generation IS NULL OR q.created_at < now() - make_interval(secs => $\(n)::integer)
-         OR (SELECT coalesce(r.tables_generation, 0) FROM rack_controllers r WHERE r.id = q.rack_id) > q.after_generation)
+         OR (SELECT coalesce(r.serving_generation, r.tables_generation, 0) FROM rack_controllers r WHERE r.id = q.rack_id)
+            > q.after_generation)
         """
     }
 
