@@ -366,6 +366,8 @@ def test_a_machines_boot_steps_reach_its_page_and_the_cli(lab, workdir):
     after = wait_for(lambda: generation() if generation() > before else None, 30, "the range's generation")
     wait_for(lambda: f"rackplane_tables_generation {after}" in lab.exec_a("curl", "-s", "http://127.0.0.1:5249/metrics").stdout,
              30, "the rack to serve the range")
+    # The rack told the region it serves it (lifecycle power cycles wait for that).
+    wait_for(lambda: region.api("GET", f"/racks/{rack_id}")[1].get("serving_generation") == after, 10, "the rack's serving report")
     lab.exec_b("ip", "addr", "flush", "dev", "cb")
     stranger = "52:54:00:00:00:99"
     lab.set_client_mac(stranger)
