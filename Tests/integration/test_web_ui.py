@@ -18,6 +18,7 @@ import pytest
 from regionlab import RegionProcess, populate
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (PyPI) is not installed: scripts/setup installs it")
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -67,7 +68,9 @@ def browser():
 
 
 def wait(driver, condition):
-    return WebDriverWait(driver, 20).until(condition)
+    # A click navigates: an element found on the page being left goes stale as the next one
+    # loads, which only means "not yet".
+    return WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException, NoSuchElementException]).until(condition)
 
 
 def log_in(driver, region):
