@@ -129,7 +129,15 @@ public final class BootRecorder: Sendable {
         }
     }
 
-    /// Steps recorded since start, and how many the ring overwrote before the region took them.
+    /// Steps the region link had to drop (it keeps a bounded backlog while the region is away):
+    /// counted with the overwritten ones, as lost.
+    public func countLost(_ steps: Int) {
+        guard steps > 0 else { return }
+        ring.withLock { $0.overwritten &+= UInt64(steps) }
+    }
+
+    /// Steps recorded since start, and how many were lost (overwritten in the ring, or dropped
+    /// from the link's backlog) before the region took them.
     public var totals: (recorded: UInt64, overwritten: UInt64) {
         ring.withLock { ($0.recorded, $0.overwritten) }
     }

@@ -384,6 +384,54 @@ struct LifecycleAPITests {
         }
     }
 
+    @Test func aGenerationCompiledBeforeTheActionDoesNotReleaseItsCycle() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, rack) = try await machine(api)
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            _ = try await api.post("/machines/\(machine)/commission")
+            // A compile that read the model before the commission committed publishes a newer
+            // generation without the machine's token; the rack serves it: not enough.
+            try await harness.store.read {
+                try $0.query("""
+                    UPDATE rack_controllers SET tables_generation = nextval('tables_generation'),
+                        serving_generation = currval('tables_generation') WHERE id = $1::bigint
+                    """, [String(rack)])
+            }
+            let early = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((early.object?["requests"] as? [Any])?.count == 0, "\(early.text)")
+            // The next compile holds the commission: its generation is the one to serve.
+            _ = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString))
+            let ready = try #require(try await harness.store.read {
+                try $0.query("SELECT ready_generation FROM power_requests WHERE machine_id = $1::bigint AND status = 'pending'", [String(machine)]).scalar
+            }.flatMap(Int.init))
+            #expect(try await api.get("/racks/\(rack)").int("tables_generation") == ready)
+            #expect((try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack).object?["requests"] as? [Any])?.count == 0)
+            #expect(try await api.post("/rack/serving", #"{"rack": \#(rack), "generation": \#(ready)}"#, token: .rack).status == 204)
+            let sent = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((sent.object?["requests"] as? [[String: Any]])?.first?["action"] as? String == "cycle")
+        }
+    }
+
+    @Test func aReleaseSupersedesTheDeploysPendingCycle() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, rack) = try await machine(api)
+            try await harness.store.read {
+                try $0.query("UPDATE machines SET status = 'ready' WHERE id = $1::bigint", [String(machine)])
+            }
+            _ = try await api.post("/machines/\(machine)/deploy")
+            #expect(try await api.post("/machines/\(machine)/release").string("status") == "releasing")
+            let requests = try #require(try await api.get("/machines/\(machine)/power").object?["requests"] as? [[String: Any]])
+            let cycle = try #require(requests.first { $0["action"] as? String == "cycle" })
+            #expect(cycle["status"] as? String == "failed")
+            #expect(cycle["message"] as? String == "superseded by a power off")
+            // Only the power off reaches the rack.
+            let sent = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
+            #expect((sent.object?["requests"] as? [[String: Any]])?.map { $0["action"] as? String } == ["off"])
+        }
+    }
+
     @Test func aRackEnrollingRecordsTheURLItReachedTheRegionAt() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in

@@ -398,7 +398,9 @@ public final class RegionLink: @unchecked Sendable {
     func reportBoots(rack: Int) throws {
         unreportedBoots += boots.drain()
         if unreportedBoots.count > Self.maximumUnreportedBoots {
-            unreportedBoots.removeFirst(unreportedBoots.count - Self.maximumUnreportedBoots)
+            let dropped = unreportedBoots.count - Self.maximumUnreportedBoots
+            unreportedBoots.removeFirst(dropped)
+            boots.countLost(dropped)
         }
         while !unreportedBoots.isEmpty {
             let batch = Array(unreportedBoots.prefix(1000))

@@ -80,12 +80,17 @@ struct BootHistoryRoutes: Sendable {
                 try connection.query("""
                     INSERT INTO boot_steps (at, rack_id, machine_id, stage, address, mac, name, status, outcome, bytes)
                     SELECT to_timestamp(s.at), $1::bigint,
-                        coalesce(
-                            (SELECT i.machine_id FROM interfaces i WHERE i.mac = s.mac::macaddr),
+                        -- A step that names its MAC belongs to that MAC's machine or to none
+                        -- yet (a stranger, claimed when its interface appears); only steps
+                        -- without one are found by address, through a lease live at the time.
+                        CASE WHEN s.mac IS NOT NULL THEN
+                            (SELECT i.machine_id FROM interfaces i WHERE i.mac = s.mac::macaddr)
+                        ELSE coalesce(
                             (SELECT i.machine_id FROM interfaces i WHERE i.ip = s.address::inet),
                             (SELECT i.machine_id FROM leases l JOIN interfaces i ON i.mac = l.mac
-                             WHERE l.ip = s.address::inet AND l.state = 'bound'
-                             ORDER BY l.reported_at DESC LIMIT 1)),
+                             WHERE l.ip = s.address::inet AND l.state = 'bound' AND l.expires_at >= to_timestamp(s.at)
+                             ORDER BY (l.rack_id = $1::bigint) DESC, l.reported_at DESC LIMIT 1))
+                        END,
                         s.stage, s.address::inet, s.mac::macaddr, s.name, s.status, s.outcome, s.bytes
                     FROM jsonb_to_recordset($2::jsonb)
                         AS s(at bigint, stage text, address text, mac text, name text, status int, outcome text, bytes bigint)

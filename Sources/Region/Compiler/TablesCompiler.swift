@@ -59,20 +59,35 @@ public struct TablesCompiler: Sendable {
             defer { mark = now }
             return now - mark
         }
-        let (model, racks) = try connection.transaction(isolation: .repeatableRead) { connection in
+        let (model, racks, waiting) = try connection.transaction(isolation: .repeatableRead) { connection in
             (try Self.loadModel(on: connection, bootResource: boot.bootResource),
-             try connection.query("SELECT id, tables_fingerprint, region_url FROM rack_controllers ORDER BY id").rows)
+             try connection.query("SELECT id, tables_fingerprint, tables_generation, region_url FROM rack_controllers ORDER BY id").rows,
+             // Lifecycle power cycles this model already holds: the tables built from it carry
+             // their machines' new purpose and token, so the cycles may go once racks serve them.
+             try connection.query("""
+                SELECT rack_id, '{' || string_agg(id::text, ',') || '}' AS ids FROM power_requests
+                WHERE status = 'pending' AND after_generation IS NOT NULL AND ready_generation IS NULL GROUP BY rack_id
+                """).rows.reduce(into: [Int64: String]()) { waiting, row in
+                    if let rack = row["rack_id"].flatMap(Int64.init), let ids = row["ids"] { waiting[rack] = ids }
+                })
         }
         report.timings.model += lap()
         for rack in racks {
             let rackID = try rack.integer("id")
+            let waitingCycles = waiting[rackID]
             let site = RackSiteBuilder.site(forRack: rackID, model: model, boot: boot, rackRegionURL: rack["region_url"])
             let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
             // The content without generation or time: equal fingerprints mean equal tables.
             let prepared = SiteCompiler.prepare(site, leases: leases)
             let fingerprint = Secrets.hex(prepared.fingerprint())
             report.timings.fingerprint += lap()
-            if fingerprint == rack["tables_fingerprint"] { continue }
+            if fingerprint == rack["tables_fingerprint"] {
+                // Unchanged: the generation in place already holds what those cycles wait for.
+                if let waitingCycles, let current = rack["tables_generation"] {
+                    try Self.markReady(waitingCycles, generation: current, on: connection)
+                }
+                continue
+            }
             let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
             let bytes: [UInt8]
             do {
@@ -96,7 +111,10 @@ public struct TablesCompiler: Sendable {
                     UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
                     WHERE id = $1::bigint RETURNING id
                     """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
-                if updated { try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload]) }
+                if updated {
+                    if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
+                    try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+                }
                 return updated
             }
             if stored { report.published.append(announcement) }
@@ -107,6 +125,14 @@ public struct TablesCompiler: Sendable {
             report.timings.store += lap()
         }
         return report
+    }
+
+    /// Lifecycle power cycles (ids as a Postgres array literal) whose machines' new state is in
+    /// `generation`: they go to the rack once it serves that generation (`PowerRoutes.readySQL`).
+    static func markReady(_ ids: String, generation: String, on connection: PostgresConnection) throws {
+        try connection.query(
+            "UPDATE power_requests SET ready_generation = $2::bigint WHERE id = ANY ($1::bigint[]) AND ready_generation IS NULL",
+            [ids, generation])
     }
 
     /// Superseded snapshots kept besides those the racks serve: a rack still downloading one

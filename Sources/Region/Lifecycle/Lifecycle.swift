@@ -23,6 +23,7 @@ enum Lifecycle {
     /// left for the operator to power on, which the event says too.
     @discardableResult
     static func queuePowerCycle(machine: String, actor: Identity, on connection: PostgresConnection) throws -> Bool {
+        try supersedePendingPower(machine: machine, by: "a power cycle", on: connection)
         let rack = try connection.query(PowerRoutes.servingRackSQL, [machine]).scalar
         if let rack {
             // Held until the rack's tables carry the machine's new purpose and token.
@@ -40,11 +41,22 @@ enum Lifecycle {
         return rack != nil
     }
 
+    /// A new lifecycle power request replaces any still pending for the machine: a release's
+    /// power off must not be overtaken by the cycle of a deploy it cancelled, nor a cycle by a
+    /// stale power off.
+    static func supersedePendingPower(machine: String, by action: String, on connection: PostgresConnection) throws {
+        try connection.query("""
+            UPDATE power_requests SET status = 'failed', message = $2, finished_at = now()
+            WHERE machine_id = $1::bigint AND status = 'pending' AND source = 'lifecycle'
+            """, [machine, "superseded by \(action)"])
+    }
+
     /// Releasing: queues a power off through the serving rack; the machine becomes Ready when
     /// the rack confirms it (`completeRelease`). A machine no rack serves, or whose power is
     /// manual, waits in Releasing for the operator's `complete`, which the event says.
     @discardableResult
     static func queuePowerOff(machine: String, actor: Identity, on connection: PostgresConnection) throws -> Bool {
+        try supersedePendingPower(machine: machine, by: "a power off", on: connection)
         let manual = try connection.query("SELECT power_type FROM machines WHERE id = $1::bigint", [machine]).scalar == "manual"
         let rack = manual ? nil : try connection.query(PowerRoutes.servingRackSQL, [machine]).scalar
         if let rack {

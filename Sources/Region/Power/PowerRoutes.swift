@@ -21,14 +21,18 @@ struct PowerRoutes: Sendable {
     static let tablesWaitSeconds = 10
 
     /// Whether request `q` may go to its rack now (parameter `$n`: `tablesWaitSeconds`): a
-    /// lifecycle cycle once the rack serves tables newer than when it was made, so the machine
-    /// boots what its new state renders (docs/lifecycle.md). What the rack reported serving
-    /// decides; a rack that never reported (an older build) is taken at what was published.
+    /// lifecycle cycle once the rack serves the generation the compiler built from a model that
+    /// held the request (`ready_generation`: the machine's new purpose and boot token are in
+    /// it), so the machine boots what its new state renders (docs/lifecycle.md). What the rack
+    /// reported serving decides; a rack that never reported (an older build) is taken at what
+    /// was published. After `tablesWaitSeconds` it goes regardless: a compile that failed must
+    /// not hold the machine forever.
     static func readySQL(_ n: Int) -> String {
         """
         (q.after_generation IS NULL OR q.created_at < now() - make_interval(secs => $\(n)::integer)
-         OR (SELECT coalesce(r.serving_generation, r.tables_generation, 0) FROM rack_controllers r WHERE r.id = q.rack_id)
-            > q.after_generation)
+         OR (q.ready_generation IS NOT NULL AND
+             (SELECT coalesce(r.serving_generation, r.tables_generation, 0) FROM rack_controllers r WHERE r.id = q.rack_id)
+                >= q.ready_generation))
         """
     }
 

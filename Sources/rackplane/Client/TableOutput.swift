@@ -56,10 +56,21 @@ extension JSONValue {
         case .null: "-"
         case .bool(let flag): flag ? "yes" : "no"
         case .number(let number): number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
-        case .string(let text): text.isEmpty ? "-" : text
+        case .string(let text): text.isEmpty ? "-" : Self.printable(text)
         case .array(let elements): elements.isEmpty ? "-" : elements.map(\.cell).joined(separator: ",")
         case .object: text
         }
+    }
+
+    /// Control characters (C0, DEL, C1) as `?`: text from machines (a report's message) or
+    /// racks must not move the cursor or recolour the operator's terminal.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? "?" : $0 }))
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// The cell of `key` (`-` when absent).

@@ -34,7 +34,9 @@ BEGIN
     UPDATE boot_steps s SET machine_id = NEW.machine_id
     FROM (SELECT address, at FROM boot_steps
           WHERE machine_id IS NULL AND mac = NEW.mac AND stage = 'dhcp') d
-    WHERE s.machine_id IS NULL AND s.address = d.address AND s.at BETWEEN d.at AND d.at + interval '1 hour';
+    WHERE s.machine_id IS NULL AND s.address = d.address AND s.at BETWEEN d.at AND d.at + interval '1 hour'
+      -- Another stranger's ACK on the same address within the hour is not this machine's.
+      AND (s.mac IS NULL OR s.mac = NEW.mac);
     RETURN NULL;
 END
 $$;

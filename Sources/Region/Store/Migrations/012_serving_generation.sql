@@ -4,3 +4,8 @@
 ALTER TABLE rack_controllers
     ADD COLUMN serving_generation bigint,
     ADD COLUMN serving_reported_at timestamptz;
+
+-- A lifecycle power cycle's tables: the first generation compiled from a model that held the
+-- request (and so the machine's new purpose and boot token, written in the same transaction).
+-- The cycle goes to the rack once it serves that generation.
+ALTER TABLE power_requests ADD COLUMN ready_generation bigint;
