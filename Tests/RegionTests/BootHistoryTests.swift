@@ -62,6 +62,12 @@ struct BootHistoryTests {
         bad.status = 42
         #expect(refusal(bad)?.contains("HTTP status") == true)
         bad = good
+        bad.name = "a\u{0}b"
+        #expect(refusal(bad)?.contains("NUL") == true)
+        bad = good
+        bad.at = 300_000_000_000
+        #expect(refusal(bad)?.contains("Unix seconds") == true)
+        bad = good
         bad.bytes = -1
         #expect(refusal(bad)?.contains("negative") == true)
         let tooMany = BootHistoryRoutes.BootReport(rack: 1, steps: Array(repeating: good, count: BootHistoryRoutes.maximumStepsPerReport + 1))

@@ -55,10 +55,13 @@ struct BootHistoryRoutes: Sendable {
         for (index, step) in report.steps.enumerated() {
             func bad(_ reason: String) -> APIError { APIError(.unprocessableContent, "steps[\(index)]: \(reason)") }
             guard ["dhcp", "tftp", "http"].contains(step.stage) else { throw bad("stage must be dhcp, tftp or http (got '\(step.stage)')") }
-            guard step.at > 0 else { throw bad("at must be positive Unix seconds") }
+            // Up to the year 9999: beyond, PostgreSQL's to_timestamp fails.
+            guard (1...253_402_300_799).contains(step.at) else { throw bad("at must be Unix seconds from 1 to 253402300799") }
             guard IPv4Address(step.address) != nil else { throw bad("address '\(step.address)' is not an IPv4 address") }
             if let mac = step.mac { guard MACAddress(mac) != nil else { throw bad("mac '\(mac)' is not a MAC address") } }
             guard step.name.utf8.count <= 1024 else { throw bad("name over 1024 bytes") }
+            // PostgreSQL text holds no NUL (the rack sends none: it prints control bytes as ?).
+            guard !step.name.utf8.contains(0), !step.outcome.utf8.contains(0) else { throw bad("name and outcome must not contain NUL") }
             guard !step.outcome.isEmpty, step.outcome.utf8.count <= 100 else { throw bad("outcome must be 1 to 100 bytes") }
             guard step.bytes >= 0 else { throw bad("bytes must not be negative") }
             if let status = step.status { guard (100...599).contains(status) else { throw bad("status must be an HTTP status (100–599)") } }

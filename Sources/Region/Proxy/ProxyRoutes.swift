@@ -76,14 +76,16 @@ struct ProxyRoutes: Sendable {
             let machine = try RegionAPI.id(context, "machine")
             let bootToken = Self.bootToken(request)
             try await store.read { connection in
-                guard try MachineRoutes.machineExists(machine, on: connection) else { throw APIError.notFound("machine", machine) }
-                // A booting machine asks with its boot's token (the middleware let it through).
-                guard let bootToken else { return }
-                switch try Lifecycle.checkToken(bootToken, machine: machine, on: connection) {
-                case .valid: return
-                case .unknown: throw APIError(.unauthorized, "not this machine's boot token")
-                case .expired, .used: throw APIError(.forbidden, "the boot token is no longer valid (its boot reported, or timed out)")
+                // A booting machine asks with its boot's token (the middleware let it through),
+                // checked before the id: a made-up token learns nothing of which machines exist.
+                if let bootToken {
+                    switch try Lifecycle.checkToken(bootToken, machine: machine, on: connection) {
+                    case .valid: return
+                    case .unknown: throw APIError(.unauthorized, "not this machine's boot token")
+                    case .expired, .used: throw APIError(.forbidden, "the boot token is no longer valid (its boot reported, or timed out)")
+                    }
                 }
+                guard try MachineRoutes.machineExists(machine, on: connection) else { throw APIError.notFound("machine", machine) }
             }
             return JSONBody.response(status: .ok, encoding: Self.settings(url: advertisement.url(authority: request.head.authority)))
         }
