@@ -125,63 +125,77 @@ def _fetch(package: str, version: str, into: str) -> str:
     return tree
 
 
-def build(cache: str = CACHE) -> str:
-    """Builds the artifacts once per package-version set; returns the files root."""
-    versions = package_set()
-    key = cache_key(versions)
+def _cached(cache: str, key: str, make) -> str:
+    """The directory `cache/key`, made once: `make(scratch)` returns a staging directory holding
+    a manifest.json, renamed into place. A lock makes concurrent test runs wait for one build."""
     final = os.path.join(cache, key)
-    root = os.path.join(final, "root")
     if os.path.exists(os.path.join(final, "manifest.json")):
-        return root
+        return final
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(final, "manifest.json")):
-            return root
+            return final
         scratch = tempfile.mkdtemp(prefix=f".build-{key}-", dir=cache)
         try:
-            kernel = next(p for p in versions if p.startswith("linux-image-"))
-            trees = {p: _fetch(p, v, scratch) for p, v in versions.items()}
-            staging = os.path.join(scratch, "out")
-            out_root = os.path.join(staging, "root")
-            os.makedirs(os.path.join(out_root, "images"))
-            boot = os.path.join(trees[kernel], "boot")
-            vmlinuz = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
-            shutil.copyfile(os.path.join(boot, vmlinuz[0]), os.path.join(out_root, "images/vmlinuz"))
-            shutil.copyfile(os.path.join(trees["pxelinux"], "usr/lib/PXELINUX/lpxelinux.0"),
-                            os.path.join(out_root, "lpxelinux.0"))
-            shutil.copyfile(os.path.join(trees["syslinux-common"], "usr/lib/syslinux/modules/bios/ldlinux.c32"),
-                            os.path.join(out_root, "ldlinux.c32"))
-            busybox = open(os.path.join(trees["busybox-static"], "bin/busybox"), "rb").read()
-            archive = _cpio_newc([
-                (".", 0o40755, b"", (0, 0)),
-                ("bin", 0o40755, b"", (0, 0)),
-                ("bin/busybox", 0o100755, busybox, (0, 0)),
-                ("bin/sh", 0o120777, b"busybox", (0, 0)),
-                ("dev", 0o40755, b"", (0, 0)),
-                ("dev/console", 0o20600, b"", (5, 1)),
-                ("proc", 0o40755, b"", (0, 0)),
-                ("sys", 0o40755, b"", (0, 0)),
-                ("init", 0o100755, INIT.encode(), (0, 0)),
-            ])
-            with open(os.path.join(out_root, "images/initrd.gz"), "wb") as f:
-                f.write(gzip.compress(archive, compresslevel=9, mtime=0))
-            for dirpath, dirnames, filenames in os.walk(out_root):
-                os.chmod(dirpath, 0o755)
-                for name in filenames:
-                    os.chmod(os.path.join(dirpath, name), 0o644)
-            manifest = {"packages": versions, "kernel": vmlinuz[0], "recipe": RECIPE,
-                        "files": {os.path.relpath(os.path.join(d, n), out_root): os.path.getsize(os.path.join(d, n))
-                                  for d, _, ns in os.walk(out_root) for n in ns}}
-            with open(os.path.join(staging, "manifest.json"), "w") as f:
-                json.dump(manifest, f, indent=1)
+            staging = make(scratch)
             os.chmod(staging, 0o755)
             if os.path.exists(final):
                 shutil.rmtree(final)
             os.rename(staging, final)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return root
+    return final
+
+
+def _busybox_entries(busybox: bytes) -> list[tuple[str, int, bytes, tuple[int, int]]]:
+    """What every initramfs here starts with: busybox as /bin/sh, a console, /proc and /sys."""
+    return [
+        (".", 0o40755, b"", (0, 0)),
+        ("bin", 0o40755, b"", (0, 0)),
+        ("bin/busybox", 0o100755, busybox, (0, 0)),
+        ("bin/sh", 0o120777, b"busybox", (0, 0)),
+        ("dev", 0o40755, b"", (0, 0)),
+        ("dev/console", 0o20600, b"", (5, 1)),
+        ("proc", 0o40755, b"", (0, 0)),
+        ("sys", 0o40755, b"", (0, 0)),
+    ]
+
+
+def build(cache: str = CACHE) -> str:
+    """Builds the artifacts once per package-version set; returns the files root."""
+    versions = package_set()
+    key = cache_key(versions)
+
+    def make(scratch: str) -> str:
+        kernel = next(p for p in versions if p.startswith("linux-image-"))
+        trees = {p: _fetch(p, v, scratch) for p, v in versions.items()}
+        staging = os.path.join(scratch, "out")
+        out_root = os.path.join(staging, "root")
+        os.makedirs(os.path.join(out_root, "images"))
+        boot = os.path.join(trees[kernel], "boot")
+        vmlinuz = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
+        shutil.copyfile(os.path.join(boot, vmlinuz[0]), os.path.join(out_root, "images/vmlinuz"))
+        shutil.copyfile(os.path.join(trees["pxelinux"], "usr/lib/PXELINUX/lpxelinux.0"),
+                        os.path.join(out_root, "lpxelinux.0"))
+        shutil.copyfile(os.path.join(trees["syslinux-common"], "usr/lib/syslinux/modules/bios/ldlinux.c32"),
+                        os.path.join(out_root, "ldlinux.c32"))
+        busybox = open(os.path.join(trees["busybox-static"], "bin/busybox"), "rb").read()
+        archive = _cpio_newc(_busybox_entries(busybox) + [("init", 0o100755, INIT.encode(), (0, 0))])
+        with open(os.path.join(out_root, "images/initrd.gz"), "wb") as f:
+            f.write(gzip.compress(archive, compresslevel=9, mtime=0))
+        for dirpath, dirnames, filenames in os.walk(out_root):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o644)
+        manifest = {"packages": versions, "kernel": vmlinuz[0], "recipe": RECIPE,
+                    "files": {os.path.relpath(os.path.join(d, n), out_root): os.path.getsize(os.path.join(d, n))
+                              for d, _, ns in os.walk(out_root) for n in ns}}
+        with open(os.path.join(staging, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1)
+        return staging
+
+    return os.path.join(_cached(cache, key, make), "root")
 
 
 def manifest(root: str) -> dict:
@@ -294,64 +308,44 @@ def build_ephemeral(cache: str = CACHE) -> str:
     text = json.dumps({"recipe": EPHEMERAL_RECIPE, "init": EPHEMERAL_INIT, "udhcpc": UDHCPC_SCRIPT,
                        "modules": EPHEMERAL_MODULES, "packages": versions}, sort_keys=True)
     key = "ephemeral-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    final = os.path.join(cache, key)
-    if os.path.exists(os.path.join(final, "manifest.json")):
-        return final
     root = build(cache)
-    os.makedirs(cache, exist_ok=True)
-    with open(os.path.join(cache, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(os.path.join(final, "manifest.json")):
-            return final
-        scratch = tempfile.mkdtemp(prefix=f".build-{key}-", dir=cache)
-        try:
-            kernel = next(p for p in versions if p.startswith("linux-image-"))
-            tree = _fetch(kernel, versions[kernel], scratch)
-            busybox_tree = _fetch("busybox-static", versions["busybox-static"], scratch)
-            modules = {}
-            for dirpath, _, filenames in os.walk(os.path.join(tree, "lib/modules")):
-                for name in filenames:
-                    stem = name.split(".ko")[0]
-                    if stem in EPHEMERAL_MODULES and name.endswith(".ko"):
-                        modules[stem] = open(os.path.join(dirpath, name), "rb").read()
-            missing = [m for m in EPHEMERAL_MODULES if m not in modules]
-            if missing:
-                raise RuntimeError(f"{kernel} has no uncompressed module for {missing}")
-            busybox = open(os.path.join(busybox_tree, "bin/busybox"), "rb").read()
-            entries = [
-                (".", 0o40755, b"", (0, 0)),
-                ("bin", 0o40755, b"", (0, 0)),
-                ("bin/busybox", 0o100755, busybox, (0, 0)),
-                ("bin/sh", 0o120777, b"busybox", (0, 0)),
-                ("dev", 0o40755, b"", (0, 0)),
-                ("dev/console", 0o20600, b"", (5, 1)),
-                ("etc", 0o40755, b"", (0, 0)),
-                ("etc/udhcpc.script", 0o100755, UDHCPC_SCRIPT.encode(), (0, 0)),
-                ("lib", 0o40755, b"", (0, 0)),
-                ("lib/modules", 0o40755, b"", (0, 0)),
-                *[(f"lib/modules/{m}.ko", 0o100644, modules[m], (0, 0)) for m in EPHEMERAL_MODULES],
-                ("proc", 0o40755, b"", (0, 0)),
-                ("sys", 0o40755, b"", (0, 0)),
-                ("tmp", 0o41777, b"", (0, 0)),
-                ("init", 0o100755, EPHEMERAL_INIT.encode(), (0, 0)),
-            ]
-            staging = os.path.join(scratch, "out")
-            os.makedirs(staging)
-            with open(os.path.join(staging, "initrd.gz"), "wb") as f:
-                f.write(gzip.compress(_cpio_newc(entries), compresslevel=9, mtime=0))
-            shutil.copyfile(os.path.join(root, "images/vmlinuz"), os.path.join(staging, "vmlinuz"))
-            for name in ("initrd.gz", "vmlinuz"):
-                os.chmod(os.path.join(staging, name), 0o644)
-            with open(os.path.join(staging, "manifest.json"), "w") as f:
-                json.dump({"packages": versions, "recipe": EPHEMERAL_RECIPE, "modules": EPHEMERAL_MODULES,
-                           "files": {n: os.path.getsize(os.path.join(staging, n)) for n in ("vmlinuz", "initrd.gz")}}, f, indent=1)
-            os.chmod(staging, 0o755)
-            if os.path.exists(final):
-                shutil.rmtree(final)
-            os.rename(staging, final)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return final
+
+    def make(scratch: str) -> str:
+        kernel = next(p for p in versions if p.startswith("linux-image-"))
+        tree = _fetch(kernel, versions[kernel], scratch)
+        busybox_tree = _fetch("busybox-static", versions["busybox-static"], scratch)
+        modules = {}
+        for dirpath, _, filenames in os.walk(os.path.join(tree, "lib/modules")):
+            for name in filenames:
+                stem = name.split(".ko")[0]
+                if stem in EPHEMERAL_MODULES and name.endswith(".ko"):
+                    modules[stem] = open(os.path.join(dirpath, name), "rb").read()
+        missing = [m for m in EPHEMERAL_MODULES if m not in modules]
+        if missing:
+            raise RuntimeError(f"{kernel} has no uncompressed module for {missing}")
+        busybox = open(os.path.join(busybox_tree, "bin/busybox"), "rb").read()
+        entries = _busybox_entries(busybox) + [
+            ("etc", 0o40755, b"", (0, 0)),
+            ("etc/udhcpc.script", 0o100755, UDHCPC_SCRIPT.encode(), (0, 0)),
+            ("lib", 0o40755, b"", (0, 0)),
+            ("lib/modules", 0o40755, b"", (0, 0)),
+            *[(f"lib/modules/{m}.ko", 0o100644, modules[m], (0, 0)) for m in EPHEMERAL_MODULES],
+            ("tmp", 0o41777, b"", (0, 0)),
+            ("init", 0o100755, EPHEMERAL_INIT.encode(), (0, 0)),
+        ]
+        staging = os.path.join(scratch, "out")
+        os.makedirs(staging)
+        with open(os.path.join(staging, "initrd.gz"), "wb") as f:
+            f.write(gzip.compress(_cpio_newc(entries), compresslevel=9, mtime=0))
+        shutil.copyfile(os.path.join(root, "images/vmlinuz"), os.path.join(staging, "vmlinuz"))
+        for name in ("initrd.gz", "vmlinuz"):
+            os.chmod(os.path.join(staging, name), 0o644)
+        with open(os.path.join(staging, "manifest.json"), "w") as f:
+            json.dump({"packages": versions, "recipe": EPHEMERAL_RECIPE, "modules": EPHEMERAL_MODULES,
+                       "files": {n: os.path.getsize(os.path.join(staging, n)) for n in ("vmlinuz", "initrd.gz")}}, f, indent=1)
+        return staging
+
+    return _cached(cache, key, make)
 
 
 # ---------------------------------------------------------------------------------------------
