@@ -26,7 +26,8 @@ enum Lifecycle {
         try supersedePendingPower(machine: machine, by: "a power cycle", on: connection)
         let rack = try connection.query(PowerRoutes.servingRackSQL, [machine]).scalar
         if let rack {
-            // Held until the rack's tables carry the machine's new purpose and token.
+            // Held until the rack serves tables that carry the machine's new purpose and token
+            // (`ready_generation`, set by the compiler; `after_generation` marks the wait).
             try connection.query("""
                 INSERT INTO power_requests (machine_id, rack_id, action, boot_pxe, source, actor, after_generation)
                 VALUES ($1::bigint, $2::bigint, 'cycle', true, 'lifecycle', $3,

@@ -7,5 +7,8 @@ ALTER TABLE rack_controllers
 
 -- A lifecycle power cycle's tables: the first generation compiled from a model that held the
 -- request (and so the machine's new purpose and boot token, written in the same transaction).
--- The cycle goes to the rack once it serves that generation.
+-- The cycle goes to the rack once it serves that generation. From here on `after_generation`
+-- (migration 011) only marks a cycle as one that waits; its value, the generation published
+-- when the cycle was queued, is kept for the record: a compile racing the action can publish
+-- a newer generation without the machine's new state, so "newer than it" was not enough.
 ALTER TABLE power_requests ADD COLUMN ready_generation bigint;
