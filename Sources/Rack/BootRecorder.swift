@@ -65,6 +65,8 @@ public final class BootRecorder: Sendable {
 
     private struct Ring: ~Copyable {
         var steps: [Step]
+        /// As many steps again, swapped in by `drain` (empty while a drain holds it).
+        var spare: [Step]
         var next = 0
         var count = 0
         var overwritten: UInt64 = 0
@@ -75,7 +77,8 @@ public final class BootRecorder: Sendable {
     private let ring: Mutex<Ring>
 
     public init(capacity: Int = BootRecorder.defaultCapacity) {
-        ring = Mutex(Ring(steps: Array(repeating: Step(), count: max(1, capacity))))
+        ring = Mutex(Ring(steps: Array(repeating: Step(), count: max(1, capacity)),
+                          spare: Array(repeating: Step(), count: max(1, capacity))))
     }
 
     public func record(_ stage: Stage, address: UInt32, mac: UInt64 = 0, name: UnsafeRawBufferPointer,
@@ -110,23 +113,33 @@ public final class BootRecorder: Sendable {
         public var bytes: UInt64
     }
 
-    /// Takes every step recorded since the last call, oldest first.
+    /// Takes every step recorded since the last call, oldest first. The steps are read outside
+    /// the lock: under it the full array is only swapped for the spare one, so a ring thread
+    /// recording meanwhile waits for two moves, not for a copy of up to `capacity` steps. One
+    /// caller at a time (the region link's report thread).
     public func drain() -> [Report] {
-        let taken: [Step] = ring.withLock { ring in
+        let (full, start, count) = ring.withLock { ring in
             let capacity = ring.steps.count
-            let start = (ring.next - ring.count + capacity) % capacity
-            var out: [Step] = []
-            out.reserveCapacity(ring.count)
-            for k in 0..<ring.count { out.append(ring.steps[(start + k) % capacity]) }
+            let taken = (ring.steps, (ring.next - ring.count + capacity) % capacity, ring.count)
+            ring.steps = ring.spare
+            ring.spare = []
+            ring.next = 0
             ring.count = 0
-            return out
+            return taken
         }
-        return taken.map { step in
-            Report(at: step.at, stage: step.stage.name, address: IPv4Address(step.address).description,
-                   mac: step.mac == 0 ? nil : MACAddress(step.mac).description, name: step.name.text,
-                   status: step.stage == .http ? Int(step.status) : nil,
-                   outcome: step.outcome.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }, bytes: step.bytes)
+        let capacity = full.count
+        let reports = (0..<count).map { k in
+            let step = full[(start + k) % capacity]
+            return Report(at: step.at, stage: step.stage.name, address: IPv4Address(step.address).description,
+                          mac: step.mac == 0 ? nil : MACAddress(step.mac).description, name: step.name.text,
+                          status: step.stage == .http ? Int(step.status) : nil,
+                          outcome: step.outcome.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }, bytes: step.bytes)
         }
+        // The drained array, referenced only here now, is the next spare: no allocation, and no
+        // copy-on-write when the ring writes into it later.
+        var spare = consume full
+        ring.withLock { swap(&$0.spare, &spare) }
+        return reports
     }
 
     /// Steps the region link had to drop (it keeps a bounded backlog while the region is away):

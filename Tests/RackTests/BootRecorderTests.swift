@@ -15,6 +15,11 @@ struct BootRecorderTests {
         #expect(steps[0].mac == "52:54:00:00:00:31" && steps[0].address == "198.18.0.31" && steps[0].status == nil)
         #expect(steps[1].name == "/ipxe.cfg" && steps[1].status == 200 && steps[1].bytes == 56 && steps[1].mac == nil)
         #expect(recorder.drain().isEmpty)
+        // Drains swap the ring's two arrays: each round still sees its own steps, in order.
+        for round in 0..<5 {
+            for i in 0..<3 { recorder.record(.tftp, address: UInt32(i), name: Self.name("r\(round)-\(i)"), outcome: "ok", bytes: 0) }
+            #expect(recorder.drain().map(\.name) == ["r\(round)-0", "r\(round)-1", "r\(round)-2"])
+        }
     }
 
     @Test func aFullRingOverwritesTheOldestAndCountsThem() {
