@@ -40,8 +40,9 @@ let package = Package(
         // Pure codecs: standard library only, no Foundation.
         .target(name: "Wire"),
 
-        // Compiled lookup tables: the snapshot format, builder, and zero-copy reader.
-        .target(name: "Tables", dependencies: ["Wire"]),
+        // Compiled lookup tables: the snapshot format, builder, and zero-copy reader. libcrypto
+        // only for SHA-256 (the snapshot's content address), where it is 7× portable code.
+        .target(name: "Tables", dependencies: ["Wire", "CLibCrypto"]),
 
         // Protocol policy: (request, tables, state, clock) → verdict. No I/O.
         .target(name: "Responders", dependencies: ["Wire", "Tables"]),
