@@ -38,7 +38,7 @@ public enum SiteZones {
         assembly.addRecords()
         assembly.addLeases(leases)
         var builder = ZoneSectionBuilder()
-        builder.zones = assembly.apexes.map { ZoneDefinition(apex: $0, records: assembly.records[$0] ?? []) }
+        builder.zones = assembly.apexes.indices.map { ZoneDefinition(apex: assembly.apexes[$0], records: assembly.records[$0]) }
         builder.responsesPerSecond = site.dns.rateLimit
         let recursion = site.dns.allowRecursion
             ?? site.subnets.map { SitePrefix(network: $0.network, prefixLength: $0.prefixLength) }
@@ -72,6 +72,26 @@ public enum SiteZones {
         return "\(v & 0xFF).\(v >> 8 & 0xFF).\(v >> 16 & 0xFF).\(v >> 24).in-addr.arpa"
     }
 
+    /// `reverseName` in wire form, written directly (a 100k-machine site makes 100k of them).
+    static func reverseWire(_ address: IPv4Address) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(30)
+        for shift in [0, 8, 16, 24] as [UInt32] {
+            let octet = UInt8(truncatingIfNeeded: address.value >> shift)
+            if octet >= 100 {
+                out += [3, 0x30 + octet / 100, 0x30 + octet / 10 % 10, 0x30 + octet % 10]
+            } else if octet >= 10 {
+                out += [2, 0x30 + octet / 10, 0x30 + octet % 10]
+            } else {
+                out += [1, 0x30 + octet]
+            }
+        }
+        out += inAddrArpa
+        return out
+    }
+
+    static let inAddrArpa: [UInt8] = [7] + Array("in-addr".utf8) + [4] + Array("arpa".utf8) + [0]
+
     /// The reverse zones of a subnet: whole octets (a /22 is four /24 zones); a subnet smaller
     /// than a /24 gets an RFC 2317 zone "first-prefix.c.b.a.in-addr.arpa" inside its /24.
     static func reverseZones(_ subnet: SiteSubnet) -> [String] {
@@ -99,17 +119,28 @@ public enum SiteZones {
         let serial: UInt32
         let origin: [UInt8]
         var apexes: [[UInt8]] = []
-        var apexSet = Set<[UInt8]>()
-        var records: [[UInt8]: [ZoneRecord]] = [:]
+        /// Each apex's place in `apexes` (and `records`).
+        var apexIndex = BytesDictionary<Int>()
+        /// By apex, in `apexes`' order.
+        var records: [[ZoneRecord]] = []
         var problems: [Problem] = []
         /// Per owner: the line of a CNAME there, and of other data, to refuse both.
-        var cnameLine = BytesDictionary<Int>()
-        var dataLine = BytesDictionary<Int>()
-        var ptrOwners = BytesDictionary<Bool>()
+        var lines: BytesDictionary<OwnerLines>
+        var ptrOwners: BytesDictionary<Bool>
+        /// Each domain's wire form (lower case), for host names.
+        var domainWires: [String: [UInt8]] = [:]
+
+        struct OwnerLines {
+            var cname: Int?
+            var data: Int?
+        }
 
         init(site: SiteConfiguration, serial: UInt32) {
             self.site = site
             self.serial = serial
+            let expected = site.machines.count + site.records.count + 16
+            lines = BytesDictionary(minimumCapacity: expected + site.machines.count)
+            ptrOwners = BytesDictionary(minimumCapacity: site.machines.count + 16)
             origin = ZoneNames.lowercased(ZoneNames.wire(site.domain) ?? [0])
             var apexTexts = [site.domain]
             for subnet in site.subnets {
@@ -117,13 +148,18 @@ public enum SiteZones {
             }
             for subnet in site.subnets { apexTexts += SiteZones.reverseZones(subnet) }
             for text in apexTexts {
-                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), !apexSet.contains(wire) else { continue }
+                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), apexIndex[wire] == nil else { continue }
                 // A subnet domain inside another of our zones is names in that zone, not a zone.
                 if text != site.domain, !text.hasSuffix(".in-addr.arpa"),
                    apexes.contains(where: { ZoneNames.isSubdomain(wire, of: $0) }) { continue }
+                apexIndex[wire] = apexes.count
                 apexes.append(wire)
-                apexSet.insert(wire)
+                records.append([])
             }
+            for subnet in site.subnets {
+                if let domain = subnet.domain { domainWires[domain] = ZoneNames.wire(domain).map(ZoneNames.lowercased) }
+            }
+            domainWires[site.domain] = ZoneNames.wire(site.domain).map(ZoneNames.lowercased)
             let nameserver = absolute(site.dns.nameserver)
             for apex in apexes {
                 var soa = (nameserver ?? origin) + (ZoneNames.wire("hostmaster") ?? []).dropLast() + origin
@@ -132,7 +168,7 @@ public enum SiteZones {
                 add(ZoneRecord(owner: apex, type: DNSType.ns.rawValue, ttl: site.dns.defaultTTL, rdata: nameserver ?? origin),
                     line: site.dns.line)
             }
-            if let address = site.dns.nameserverAddress, let nameserver, zone(of: nameserver) != nil {
+            if let address = site.dns.nameserverAddress, let nameserver, zone(of: nameserver) >= 0 {
                 add(ZoneRecord(owner: nameserver, type: DNSType.a.rawValue, ttl: site.dns.defaultTTL, rdata: Self.u32(address.value)),
                     line: site.dns.line)
             }
@@ -155,39 +191,78 @@ public enum SiteZones {
             return joined.count <= 255 ? Array(joined) : nil
         }
 
-        /// The deepest of our zones holding `name` (lower case): the first apex met walking up.
-        func zone(of name: [UInt8]) -> [UInt8]? {
-            var current: [UInt8]? = name
-            while let candidate = current {
-                if apexSet.contains(candidate) { return candidate }
-                current = ZoneNames.parent(of: candidate)
+        /// The deepest of our zones holding `name` (lower case), the first apex met walking up:
+        /// its index in `apexes`, or -1. The suffixes are slices of `name`, not copies.
+        func zone(of name: [UInt8]) -> Int {
+            var position = 0
+            while position < name.count {
+                if let index = apexIndex[name[position...]] { return index }
+                let length = Int(name[position])
+                if length == 0 { break }
+                position += length + 1
             }
-            return nil
+            return -1
         }
 
         /// hostname.domain, the domain being the subnet's own if it has one.
         func hostName(_ hostname: String, at address: IPv4Address) -> [UInt8]? {
             let domain = site.subnets.first { $0.contains(address) }?.domain ?? site.domain
+            // A plain one-label host name is its length and its bytes before the domain's wire
+            // form; anything else (dots, escapes, odd domains) goes through the text parser.
+            if domain != ".", let domainWire = domainWires[domain] {
+                var plain = !hostname.isEmpty
+                var label: [UInt8] = [0]
+                label.reserveCapacity(hostname.utf8.count + domainWire.count + 1)
+                for byte in hostname.utf8 {
+                    let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                    guard (lower >= 0x61 && lower <= 0x7A) || (lower >= 0x30 && lower <= 0x39) || lower == 0x2D || lower == 0x5F else {
+                        plain = false
+                        break
+                    }
+                    label.append(lower)
+                }
+                if plain, label.count <= 64, label.count + domainWire.count <= 255 {
+                    label[0] = UInt8(label.count - 1)
+                    return label + domainWire
+                }
+            }
             return ZoneNames.wire(hostname + "." + domain).map(ZoneNames.lowercased)
         }
 
         mutating func add(_ record: ZoneRecord, line: Int) {
             let owner = ZoneNames.lowercased(record.owner)
-            guard let apex = zone(of: owner) else { return }
-            if record.type == DNSType.cname.rawValue {
-                if let other = dataLine[owner] ?? cnameLine[owner] {
-                    problems.append(Problem(line: line, message: "\(ZoneNames.text(owner)) already has data (line \(other)); a CNAME must be the only record at its name"))
-                    return
+            let apex = zone(of: owner)
+            guard apex >= 0 else { return }
+            // One lookup per record: the owner's lines are changed in place.
+            let problem: String? = modifyLines(owner) { lines in
+                if record.type == DNSType.cname.rawValue {
+                    if let other = lines.data ?? lines.cname {
+                        return "\(ZoneNames.text(owner)) already has data (line \(other)); a CNAME must be the only record at its name"
+                    }
+                    lines.cname = line
+                } else {
+                    if let other = lines.cname {
+                        return "\(ZoneNames.text(owner)) is a CNAME (line \(other)); a CNAME must be the only record at its name"
+                    }
+                    if lines.data == nil { lines.data = line }
                 }
-                cnameLine[owner] = line
-            } else {
-                if let other = cnameLine[owner] {
-                    problems.append(Problem(line: line, message: "\(ZoneNames.text(owner)) is a CNAME (line \(other)); a CNAME must be the only record at its name"))
-                    return
-                }
-                if dataLine[owner] == nil { dataLine[owner] = line }
+                return nil
             }
-            records[apex, default: []].append(record)
+            if let problem {
+                problems.append(Problem(line: line, message: problem))
+                return
+            }
+            records[apex].append(record)
+        }
+
+        private mutating func modifyLines(_ owner: [UInt8], _ body: (inout OwnerLines) -> String?) -> String? {
+            body(&lines[owner, default: OwnerLines()])
+        }
+
+        /// Whether a name has records (of any kind) already.
+        func hasRecords(_ owner: [UInt8]) -> Bool {
+            guard let entry = lines[owner] else { return false }
+            return entry.cname != nil || entry.data != nil
         }
 
         /// An A record for the host and a PTR for its address (with the RFC 2317 CNAME in the
@@ -195,7 +270,7 @@ public enum SiteZones {
         mutating func addHost(_ name: [UInt8], _ address: IPv4Address, line: Int, ttl: UInt32? = nil) {
             let ttl = ttl ?? site.dns.defaultTTL
             add(ZoneRecord(owner: name, type: DNSType.a.rawValue, ttl: ttl, rdata: Self.u32(address.value)), line: line)
-            let standard = ZoneNames.wire(SiteZones.reverseName(address)).map(ZoneNames.lowercased) ?? []
+            let standard = SiteZones.reverseWire(address)
             guard ptrOwners[standard] == nil else { return }
             ptrOwners[standard] = true
             if let subnet = site.subnets.first(where: { $0.contains(address) }), subnet.prefixLength > 24 {
@@ -215,7 +290,7 @@ public enum SiteZones {
                     problems.append(Problem(line: record.line, message: "record name '\(record.name)' is not a valid DNS name"))
                     continue
                 }
-                guard zone(of: owner) != nil else {
+                guard zone(of: owner) >= 0 else {
                     problems.append(Problem(line: record.line, message: "record name \(ZoneNames.text(owner)) is outside every zone this rack serves (\(apexes.map(ZoneNames.text).joined(separator: ", ")))"))
                     continue
                 }
@@ -233,7 +308,7 @@ public enum SiteZones {
             for lease in leases.sorted(by: { $0.address < $1.address }) {
                 guard let label = SiteZones.sanitizedHostLabel(lease.hostname.utf8),
                       let name = hostName(label, at: lease.address),
-                      dataLine[name] == nil, cnameLine[name] == nil
+                      !hasRecords(name)
                 else { continue }
                 addHost(name, lease.address, line: 0)
             }
@@ -241,7 +316,8 @@ public enum SiteZones {
 
         /// RDATA in wire form from zone-file text.
         func rdata(type: String, value: String) -> Result<(UInt16, [UInt8]), ProblemText> {
-            let fields = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            // Split only for the types with several fields: most records are A records.
+            var splitFields: [String] { value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }
             func name(_ text: String) -> Result<[UInt8], ProblemText> {
                 absolute(text).map { .success($0) } ?? .failure(ProblemText("'\(text)' is not a valid DNS name"))
             }
@@ -258,13 +334,16 @@ public enum SiteZones {
                 return .success((DNSType.aaaa.rawValue, Self.u32(UInt32(address.high >> 32)) + Self.u32(UInt32(truncatingIfNeeded: address.high))
                     + Self.u32(UInt32(address.low >> 32)) + Self.u32(UInt32(truncatingIfNeeded: address.low))))
             case "CNAME", "NS", "PTR":
+                let fields = splitFields
                 guard fields.count == 1 else { return .failure(ProblemText("a \(type) value is one name, not '\(value)'")) }
                 let code = type == "CNAME" ? DNSType.cname : type == "NS" ? DNSType.ns : DNSType.ptr
                 return name(fields[0]).map { (code.rawValue, $0) }
             case "MX":
+                let fields = splitFields
                 guard fields.count == 2 else { return .failure(ProblemText("an MX value is 'preference exchange', like '10 mail', not '\(value)'")) }
                 return number(fields[0], "MX preference").flatMap { p in name(fields[1]).map { (DNSType.mx.rawValue, p + $0) } }
             case "SRV":
+                let fields = splitFields
                 guard fields.count == 4 else { return .failure(ProblemText("an SRV value is 'priority weight port target', like '0 0 80 www', not '\(value)'")) }
                 return number(fields[0], "SRV priority").flatMap { a in number(fields[1], "SRV weight").flatMap { b in
                     number(fields[2], "SRV port").flatMap { c in name(fields[3]).map { (DNSType.srv.rawValue, a + b + c + $0) } } } }

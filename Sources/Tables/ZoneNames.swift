@@ -17,7 +17,9 @@ public enum ZoneNames {
 
     /// ASCII letters folded to lower case (RFC 4343); other bytes as they are.
     public static func lowercased(_ name: [UInt8]) -> [UInt8] {
-        name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        // Most names are lower case already: share the array rather than copy it.
+        guard name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return name }
+        return name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
     }
 
     /// The name without its first label; nil for the root.
