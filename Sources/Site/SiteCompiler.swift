@@ -64,38 +64,36 @@ public enum SiteCompiler {
     /// A site's tables before generation and time are stamped in: what the region fingerprints
     /// to decide whether a rack needs a new generation, and then builds once.
     public struct PreparedTables {
-        public var tables: TablesBuilder
+        /// Every section but the zones, built (they do not depend on the generation).
+        public let sections: TablesBuilder.BuiltSections
         /// The zones, with SOA serial 0 until `compile` stamps the generation in.
-        public var zones: ZoneSectionBuilder
+        public let zones: ZoneSectionBuilder
 
         /// SHA-256 over everything the snapshot is built from, but the generation and the time:
-        /// equal fingerprints mean equal tables. The DHCP sections are built (they are cheap);
-        /// the zones are hashed from their input, not built.
+        /// equal fingerprints mean equal tables. The zones are hashed from their input, not built.
         public func fingerprint() -> [UInt8] {
             var hasher = SHA256()
-            var unstamped = tables
-            unstamped.zones = []
-            hasher.update(unstamped.build(generation: 0, createdAt: 0))
+            sections.fingerprint(into: &hasher)
             zones.fingerprint(into: &hasher)
             return hasher.finish()
         }
     }
 
     public static func prepare(_ site: SiteConfiguration, leases: [SiteLeaseName] = []) -> PreparedTables {
-        PreparedTables(tables: builder(for: site), zones: SiteZones.builder(for: site, serial: 0, leases: leases))
+        PreparedTables(sections: builder(for: site).buildSections(), zones: SiteZones.builder(for: site, serial: 0, leases: leases))
     }
 
     public static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
-        var builder = prepared.tables
         var zones = prepared.zones
         zones.setSerial(UInt32(truncatingIfNeeded: generation))
+        let zoneSection: [UInt8]
         do {
-            builder.zones = try zones.build()
+            zoneSection = try zones.build()
         } catch {
             throw TablesError(.badSection, "zones: \(error)")
         }
-        let bytes = builder.build(generation: generation, createdAt: createdAt)
-        _ = try TableSnapshot(bytes)
+        let bytes = prepared.sections.layout(zones: zoneSection, generation: generation, createdAt: createdAt)
+        try TableSnapshot.validate(bytes)
         return bytes
     }
 }

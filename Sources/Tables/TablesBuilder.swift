@@ -80,6 +80,38 @@ public struct TablesBuilder {
     /// `formatVersion` 1 leaves out what version 2 added (the boot arguments): the tests use it
     /// to check that a file from an older build still opens.
     func build(generation: UInt64, createdAt: UInt64, formatVersion: UInt32) -> [UInt8] {
+        buildSections(formatVersion: formatVersion).layout(zones: zones, generation: generation, createdAt: createdAt)
+    }
+
+    /// Every section but the zones, built and not yet laid out: the region fingerprints them and
+    /// then lays them out with the zones, instead of building them twice.
+    public struct BuiltSections: Sendable {
+        /// The sections before the zones, and after them, in file order.
+        let before: [(TablesFormat.Section, [UInt8], Int)]
+        let after: [(TablesFormat.Section, [UInt8], Int)]
+        let formatVersion: UInt32
+
+        /// Feeds every section into `hasher`, in order.
+        public func fingerprint(into hasher: inout SHA256) {
+            for (kind, bytes, count) in before + after {
+                withUnsafeBytes(of: kind.rawValue.littleEndian) { hasher.update($0) }
+                withUnsafeBytes(of: UInt64(count).littleEndian) { hasher.update($0) }
+                withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { hasher.update($0) }
+                hasher.update(bytes)
+            }
+        }
+
+        /// The snapshot file: these sections and `zones`, stamped with generation and time.
+        public func layout(zones: [UInt8], generation: UInt64, createdAt: UInt64) -> [UInt8] {
+            TablesBuilder.layout(before + [(.zones, zones, zones.count)] + after, generation: generation, createdAt: createdAt,
+                                 formatVersion: formatVersion)
+        }
+    }
+
+    /// The sections in the current format (the zones are left out: see `BuiltSections`).
+    public func buildSections() -> BuiltSections { buildSections(formatVersion: TablesFormat.version) }
+
+    func buildSections(formatVersion: UInt32) -> BuiltSections {
         var strings = StringTable()
         var addresses: [UInt32] = []
         func addressList(_ list: [IPv4Address]) -> (UInt32, UInt32) {
@@ -178,7 +210,7 @@ public struct TablesBuilder {
         var addressBytes = RecordWriter(size: 4)
         for address in addresses { addressBytes.u32(address); addressBytes.finishRecord() }
 
-        var sections: [(TablesFormat.Section, [UInt8], Int)] = [
+        let sections: [(TablesFormat.Section, [UInt8], Int)] = [
             (.strings, strings.bytes, strings.bytes.count),
             (.settings, settings.bytes, 1),
             (.subnets, subnetRecords.bytes, subnets.count),
@@ -190,10 +222,10 @@ public struct TablesBuilder {
             (.circuitPins, pins.bytes, Int(pinCount)),
             (.circuitPinsByID, Self.hashTable(pinKeys, keyIsHash: true), TableHash.capacity(for: pinKeys.count)),
             (.bootProfiles, boot.bytes, bootProfiles.count),
-            (.zones, zones, zones.count),
         ]
-        if formatVersion >= 2 { sections.append((.reservationBootArguments, bootArguments.bytes, reservations.count)) }
-        return Self.layout(sections, generation: generation, createdAt: createdAt, formatVersion: formatVersion)
+        let after: [(TablesFormat.Section, [UInt8], Int)] =
+            formatVersion >= 2 ? [(.reservationBootArguments, bootArguments.bytes, reservations.count)] : []
+        return BuiltSections(before: sections, after: after, formatVersion: formatVersion)
     }
 
     static func contains(_ subnet: Subnet, _ address: IPv4Address) -> Bool {

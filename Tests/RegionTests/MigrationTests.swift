@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Region
+import Wire
 
 @Suite(.enabled(if: TestPostgres.isAvailable, Comment(rawValue: TestPostgres.missingReason)))
 struct MigrationTests {
@@ -54,6 +55,35 @@ struct MigrationTests {
         // Parameters are values, never SQL.
         try connection.query("INSERT INTO fabrics (name, description) VALUES ($1, $2)", ["fabric-1", "'); DROP TABLE fabrics; --"])
         #expect(try connection.query("SELECT description FROM fabrics WHERE name = $1", ["fabric-1"]).scalar == "'); DROP TABLE fabrics; --")
+    }
+
+    /// Rows read in place match the copied rows, NULLs included; a failing statement throws
+    /// its error and the body never runs.
+    @Test func rowsReadInPlace() throws {
+        let connection = try PostgresConnection(try TestPostgres.migratedDatabase())
+        let sql = """
+            SELECT k, CASE WHEN k % 3 = 0 THEN NULL ELSE format('h%s', k) END, '198.18.0.' || k, -k * 1000000000000
+            FROM generate_series(1, 250) k ORDER BY k
+            """
+        let copied = try connection.query(sql).rows
+        var seen = 0
+        try connection.forEachRow(sql) { row throws(PostgresError) in
+            let expected = copied[seen]
+            #expect(try row.integer(0) == Int64(expected[0]!))
+            #expect(row.optionalString(1) == expected[1])
+            #expect(row.bytes(2).flatMap(IPv4Address.init(ascii:)) == IPv4Address(expected[2]!))
+            #expect(row.optionalInteger(3) == Int64(expected[3]!))
+            seen += 1
+        }
+        #expect(seen == 250)
+        #expect(PostgresRowView.parseInteger(UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
+        for bad in ["-", "1x", "99999999999999999999", "+1"] {
+            #expect(Array(bad.utf8).withUnsafeBytes { PostgresRowView.parseInteger($0) } == nil, "\(bad)")
+        }
+        let error = #expect(throws: PostgresError.self) {
+            try connection.forEachRow("SELECT 1 / 0") { _ throws(PostgresError) in Issue.record("a row of a failed statement") }
+        }
+        #expect(error?.sqlState == "22012")
     }
 
     @Test func connectionErrorIsTyped() {

@@ -73,6 +73,11 @@ import Testing
         #expect(IPv4Address(198, 18, 0, 1).description == "198.18.0.1")
         #expect(MACAddress("52:54:00:AB:cd:01")?.description == "52:54:00:ab:cd:01")
         #expect(MACAddress("52:54:00:ab:cd") == nil)
+        #expect(MACAddress("52-54-00-AB-CD-0f")?.value == 0x5254_00AB_CD0F)
+        for bad in ["", "52:54:00:ab:cd:", "52:54:00:ab:cd:0", "52:54:00:ab:cd:012", "5:54:00:ab:cd:01", "52:54:00:ab:cd:0g",
+                    "52:54:00:ab:cd:01:", ":52:54:00:ab:cd", "52::54:00:ab:cd", "+f:54:00:ab:cd:01", "52:54:00:ab:cd:01 "] {
+            #expect(MACAddress(bad) == nil, "\(bad)")
+        }
         #expect(IPv6Address("2001:db8::1")?.description == "2001:db8::1")
         #expect(IPv6Address("fe80:0:0:0:1:0:0:1")?.description == "fe80::1:0:0:1")
         #expect(IPv6Address("::")?.description == "::")

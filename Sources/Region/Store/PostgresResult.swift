@@ -35,6 +35,20 @@ public struct PostgresResult: Sendable {
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
+    /// Throws the error of a failed (or missing) result, freeing it; a good one is left to the
+    /// caller to read and free.
+    static func check(_ result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) {
+        guard let result else {
+            throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
+        }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let error = Self.error(from: result, connection: connection)
+            PQclear(result)
+            throw error
+        }
+    }
+
     /// The first value of a result requested in binary form, copied out; nil for no row or NULL.
     static func firstBinaryValue(consuming result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) -> [UInt8]? {
         guard let result else {
@@ -98,4 +112,51 @@ public struct PostgresRow: Sendable {
 
     /// PostgreSQL's text form of a boolean is `t` / `f`.
     public func bool(_ name: String) -> Bool { self[name] == "t" }
+}
+
+/// One row of a result, read in place (`PostgresConnection.forEachRow`); columns by position.
+public struct PostgresRowView {
+    let result: OpaquePointer
+    let row: Int32
+
+    /// The value's text, nil for NULL.
+    public func bytes(_ column: Int32) -> UnsafeRawBufferPointer? {
+        guard PQgetisnull(result, row, column) == 0, let value = PQgetvalue(result, row, column) else { return nil }
+        return UnsafeRawBufferPointer(start: value, count: Int(PQgetlength(result, row, column)))
+    }
+
+    public func optionalString(_ column: Int32) -> String? { bytes(column).map { String(decoding: $0, as: UTF8.self) } }
+
+    /// A column that the query guarantees is not null.
+    public func string(_ column: Int32) throws(PostgresError) -> String {
+        guard let text = optionalString(column) else {
+            throw PostgresError(kind: .statement, message: "column \(column) is null")
+        }
+        return text
+    }
+
+    /// A column that the query guarantees is a non-null integer.
+    public func integer(_ column: Int32) throws(PostgresError) -> Int64 {
+        guard let text = bytes(column), let value = Self.parseInteger(text) else {
+            throw PostgresError(kind: .statement, message: "column \(column) is not an integer")
+        }
+        return value
+    }
+
+    public func optionalInteger(_ column: Int32) -> Int64? { bytes(column).flatMap(Self.parseInteger) }
+
+    static func parseInteger(_ text: UnsafeRawBufferPointer) -> Int64? {
+        var value: Int64 = 0
+        var negative = false
+        for (index, byte) in text.enumerated() {
+            if index == 0, byte == UInt8(ascii: "-") { negative = true; continue }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !overflow, !overflow2 else { return nil }
+            value = sum
+        }
+        guard !text.isEmpty, !(negative && text.count == 1) else { return nil }
+        return negative ? -value : value
+    }
 }

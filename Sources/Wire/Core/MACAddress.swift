@@ -18,14 +18,42 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Parses "52:54:00:00:00:01" (also with "-" separators, any case); nil for anything else.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == ":" || $0 == "-" })
-        guard parts.count == 6 else { return nil }
-        var v: UInt64 = 0
-        for part in parts {
-            guard part.count == 2, let b = UInt8(part, radix: 16) else { return nil }
-            v = v << 8 | UInt64(b)
+        var text = String(text)
+        guard let value = text.withUTF8({ Self.parse(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self.value = value
+    }
+
+    /// Parses the same, given as ASCII bytes (a database value read in place).
+    public init?(ascii: UnsafeRawBufferPointer) {
+        guard let value = Self.parse(ascii) else { return nil }
+        self.value = value
+    }
+
+    /// Byte by byte: the region parses one per interface when it compiles (100k at a time).
+    static func parse(_ text: UnsafeRawBufferPointer) -> UInt64? {
+        var value: UInt64 = 0
+        var digits = 0
+        var separators = 0
+        for byte in text {
+            if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "-") {
+                guard digits == 2, separators < 5 else { return nil }
+                separators += 1
+                digits = 0
+                continue
+            }
+            let nibble: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            guard digits < 2 else { return nil }
+            value = value << 4 | UInt64(nibble)
+            digits += 1
         }
-        value = v
+        guard separators == 5, digits == 2 else { return nil }
+        return value
     }
 
     @inlinable
