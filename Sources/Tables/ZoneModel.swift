@@ -18,7 +18,7 @@ struct ZoneModel {
 
     struct Item {
         var start: UInt32
-        var length: UInt16
+        var length: UInt32
         var next: Int32
     }
 
@@ -43,7 +43,8 @@ struct ZoneModel {
     var referral: [Int32] = []
     /// The zone a name is the apex of, -1 for none.
     var apexOf: [Int32] = []
-    /// Every name in `ZoneNames.order`.
+    /// Every name in a fixed order (its lower-case wire bytes, lexicographically), for
+    /// deterministic output.
     var owners: [Int32] = []
 
     // MARK: Reading
@@ -283,7 +284,7 @@ struct ZoneModel {
 
     private mutating func appendItem(_ bytes: [UInt8]) -> Int32 {
         let item = Int32(items.count)
-        items.append(Item(start: UInt32(rdata.count), length: UInt16(truncatingIfNeeded: bytes.count), next: -1))
+        items.append(Item(start: UInt32(rdata.count), length: UInt32(bytes.count), next: -1))
         rdata.append(bytes)
         return item
     }
@@ -309,7 +310,7 @@ struct ZoneModel {
         return a.count < b.count
     }
 
-    /// Every id in `ZoneNames.order`: sorted by the first eight bytes as one number, then by
+    /// Every id in `owners`' order: sorted by the first eight bytes as one number, then by
     /// the whole name where those tie.
     private func sortedNames() -> [Int32] {
         var keyed: [(key: UInt64, id: Int32)] = []

@@ -22,12 +22,6 @@ public enum ZoneNames {
         return name.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
     }
 
-    /// The name without its first label; nil for the root.
-    public static func parent(of name: [UInt8]) -> [UInt8]? {
-        guard let first = name.first, first != 0, Int(first) + 1 < name.count else { return nil }
-        return Array(name[(Int(first) + 1)...])
-    }
-
     /// Whether `name` is `apex` or below it (both lower case).
     public static func isSubdomain(_ name: [UInt8], of apex: [UInt8]) -> Bool {
         guard name.count >= apex.count else { return false }
@@ -41,31 +35,6 @@ public enum ZoneNames {
         return false
     }
 
-    /// A fixed order for deterministic output.
-    public static func order(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
-
-    /// `names` in `order`, sorting positions rather than the arrays themselves (moving arrays
-    /// retains and releases them on every step of the sort).
-    public static func sorted(_ names: [[UInt8]]) -> [[UInt8]] {
-        var positions = Array(names.indices)
-        names.withUnsafeBufferPointer { all in
-            positions.sort { left, right in
-                all[left].withUnsafeBufferPointer { a in
-                    all[right].withUnsafeBufferPointer { b in
-                        let common = min(a.count, b.count)
-                        var index = 0
-                        while index < common {
-                            if a[index] != b[index] { return a[index] < b[index] }
-                            index += 1
-                        }
-                        return a.count < b.count
-                    }
-                }
-            }
-        }
-        return positions.map { names[$0] }
-    }
-
     /// Presentation form, with a trailing dot.
     public static func text(_ name: [UInt8]) -> String {
         var out = ""
@@ -77,12 +46,5 @@ public enum ZoneNames {
             position = end
         }
         return out.isEmpty ? "." : out
-    }
-
-    /// One of the SOA's five numbers: 0 serial, 1 refresh, 2 retry, 3 expire, 4 minimum.
-    public static func soaField(_ rdata: [UInt8], _ index: Int) -> UInt32 {
-        let at = rdata.count - 20 + index * 4
-        guard at >= 0 else { return 0 }
-        return UInt32(rdata[at]) << 24 | UInt32(rdata[at + 1]) << 16 | UInt32(rdata[at + 2]) << 8 | UInt32(rdata[at + 3])
     }
 }

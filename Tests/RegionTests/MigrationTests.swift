@@ -57,6 +57,25 @@ struct MigrationTests {
         #expect(try connection.query("SELECT description FROM fabrics WHERE name = $1", ["fabric-1"]).scalar == "'); DROP TABLE fabrics; --")
     }
 
+    /// Snapshots are stored LZ4-compressed where the server has LZ4 (Debian's does), and come
+    /// back byte for byte.
+    @Test func snapshotsAreStoredCompressed() throws {
+        let connection = try PostgresConnection(try TestPostgres.migratedDatabase())
+        let lz4 = try connection.query(
+            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)").rows.count == 1
+        let method = try connection.query("""
+            SELECT attcompression FROM pg_attribute WHERE attrelid = 'table_snapshots'::regclass AND attname = 'bytes'
+            """).scalar
+        #expect(method == (lz4 ? "l" : ""))
+        // 2 MB of repeating records, like a zone section's names and answers.
+        let bytes = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 % 24 == 0 ? $0 / 24 : $0 % 24) }
+        try connection.query("INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, 1, $2)",
+                             parameters: [.text(String(repeating: "ab", count: 32)), .bytes(bytes)])
+        #expect(try connection.bytes("SELECT bytes FROM table_snapshots WHERE generation = 1") == bytes)
+        let stored = try connection.query("SELECT pg_column_size(bytes) FROM table_snapshots WHERE generation = 1").scalar.flatMap(Int.init) ?? 0
+        if lz4 { #expect(stored < bytes.count / 2) }
+    }
+
     /// Rows read in place match the copied rows, NULLs included; a failing statement throws
     /// its error and the body never runs.
     @Test func rowsReadInPlace() throws {
