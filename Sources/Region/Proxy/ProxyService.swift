@@ -249,21 +249,37 @@ public final class ProxyService: Service, Sendable {
 
     // MARK: the managed subnets
 
+    /// Subnet changes come in bursts (a script creating 32 subnets), and squid fails a
+    /// reconfigure that arrives while it is still applying the one before (it exits with
+    /// "check failed: NHttpSockets > 0"): changes are applied after this much quiet, and at
+    /// most once per `reloadSpacing`.
+    static let reloadQuiet: Duration = .milliseconds(750)
+    static let reloadSpacing: Duration = .seconds(2)
+
     /// LISTENs for model changes on a connection of its own; a change to `subnets` reloads the
     /// CIDRs. A lost connection is reopened within a second, and reloads on reconnecting.
     private func watchSubnets() {
+        let clock = ContinuousClock()
         while !isStopping {
             do {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(CompilerService.modelChannel)")
                 // Whatever changed before this LISTEN (since the region read the subnets at start).
                 try reload(on: connection)
+                var changedAt: ContinuousClock.Instant?
+                var reloadedAt = clock.now
                 while !isStopping {
                     var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
                     _ = poll(&descriptor, 1, 250)
                     // The payload is the table that changed (notify_model_changed).
                     if try connection.drainNotifications().contains(where: { $0.payload == "subnets" }) {
+                        changedAt = clock.now
+                    }
+                    if let changed = changedAt, clock.now - changed >= Self.reloadQuiet,
+                       clock.now - reloadedAt >= Self.reloadSpacing {
                         try reload(on: connection)
+                        changedAt = nil
+                        reloadedAt = clock.now
                     }
                 }
             } catch {
