@@ -66,13 +66,8 @@ public enum SiteZones {
 
     // MARK: Reverse zones
 
-    /// "d.c.b.a.in-addr.arpa".
-    static func reverseName(_ address: IPv4Address) -> String {
-        let v = address.value
-        return "\(v & 0xFF).\(v >> 8 & 0xFF).\(v >> 16 & 0xFF).\(v >> 24).in-addr.arpa"
-    }
-
-    /// `reverseName` in wire form, written directly (a 100k-machine site makes 100k of them).
+    /// "d.c.b.a.in-addr.arpa" in wire form, written directly rather than parsed from text (a
+    /// 100k-machine site makes 100k of them).
     static func reverseWire(_ address: IPv4Address) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(30)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tables
 import Wire
 @testable import Site
 
@@ -83,6 +84,28 @@ func parsed(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -
         )
         #expect(configuration == expected)
         #expect(SiteFile.validate(issueExample, file: "site.yaml").isEmpty)
+    }
+
+    /// The zone assembly writes host and reverse names in wire form directly; they must equal
+    /// what the text parser makes of the same names, and names that are not one plain label
+    /// still go through the parser.
+    @Test func hostAndReverseNamesMatchTheTextParser() throws {
+        let subnet = SiteSubnet(network: ip("198.18.0.0"), prefixLength: 16, domain: "Lab.Example")
+        let site = SiteConfiguration(domain: "maas.test", subnets: [subnet])
+        let assembly = SiteZones.Assembly(site: site, serial: 1)
+        for text in ["0.0.18.198", "5.0.18.198", "10.9.18.198", "99.100.18.198", "255.254.18.198"] {
+            let parts = text.split(separator: ".").compactMap { UInt8($0) }
+            let address = IPv4Address(parts[3], parts[2], parts[1], parts[0])
+            #expect(SiteZones.reverseWire(address) == ZoneNames.wire(text + ".in-addr.arpa"), "\(text)")
+        }
+        for hostname in ["node1", "Node-01", "a_b", "x", String(repeating: "h", count: 63), String(repeating: "h", count: 64),
+                         "two.labels", "sp ace", "", "ü"] {
+            for address in [ip("198.18.3.4"), ip("10.0.0.1")] {
+                let domain = subnet.contains(address) ? "Lab.Example" : "maas.test"
+                let expected = ZoneNames.wire(hostname + "." + domain).map(ZoneNames.lowercased)
+                #expect(assembly.hostName(hostname, at: address) == expected, "\(hostname) at \(address)")
+            }
+        }
     }
 
     @Test func subnetHelpers() throws {
