@@ -105,6 +105,19 @@ struct ZoneModel {
         return UnsafeRawBufferPointer(rebasing: name[(Int(name[0]) + 1)...])
     }
 
+    /// Labels of 1–63 bytes ending in the root label exactly at the end, 255 bytes at most.
+    static func isWellFormed(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard name.count <= 255 else { return false }
+        var position = 0
+        while position < name.count {
+            let length = Int(name[position])
+            if length == 0 { return position == name.count - 1 }
+            guard length <= 63 else { return false }
+            position += length + 1
+        }
+        return false
+    }
+
     /// Whether `name` is `apex` or below it (label-aligned suffix).
     static func isSubdomain(_ name: UnsafeRawBufferPointer, of apex: UnsafeRawBufferPointer) -> Bool {
         guard name.count >= apex.count else { return false }
@@ -134,6 +147,9 @@ struct ZoneModel {
 
         for definition in definitions {
             guard definition.apex.count <= 255 else { throw ZoneBuildError("a zone's name is longer than 255 bytes") }
+            guard definition.apex.withUnsafeBytes(Self.isWellFormed) else {
+                throw ZoneBuildError("a zone's name is not a valid wire-form name")
+            }
             let (id, added) = Self.lowercased(definition.apex, into: &scratch) { names.intern($0) }
             guard added else { throw ZoneBuildError("a zone is listed twice") }
             appendNode(zone: Int32(apexes.count))
@@ -155,6 +171,10 @@ struct ZoneModel {
                 }
                 let problem: ZoneBuildError? = scratch.withUnsafeBytes { all in
                     let owner = UnsafeRawBufferPointer(rebasing: all[0..<count])
+                    // The walks below read label by label without further checks.
+                    guard Self.isWellFormed(owner) else {
+                        return ZoneBuildError("a name in zone \(Self.text(name(apex))) is not a valid wire-form name")
+                    }
                     let index = zoneIndex(of: owner)
                     guard Self.isSubdomain(owner, of: name(apex)), index >= 0 else {
                         return ZoneBuildError("\(Self.text(owner)) is outside zone \(Self.text(name(apex)))")

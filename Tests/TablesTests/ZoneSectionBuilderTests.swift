@@ -118,6 +118,24 @@ struct ZoneSectionBuilderTests {
         #expect(delegations > 0)
     }
 
+    /// Malformed wire names are refused with a message, never read past their end.
+    @Test func malformedNamesAreRefused() throws {
+        let soa = Self.wire("ns.maas.test") + Self.wire("hostmaster.maas.test") + [UInt8](repeating: 1, count: 20)
+        for owner in [[5, 0x61, 0], [1, 0x61], [64] + [UInt8](repeating: 0x61, count: 64) + Self.wire("maas.test"), [0, 0], []] as [[UInt8]] {
+            var builder = ZoneSectionBuilder()
+            builder.zones = [ZoneDefinition(apex: Self.wire("maas.test"), records: [
+                ZoneRecord(owner: Self.wire("maas.test"), type: DNSType.soa.rawValue, ttl: 60, rdata: soa),
+                ZoneRecord(owner: Self.wire("maas.test"), type: DNSType.ns.rawValue, ttl: 60, rdata: Self.wire("ns.maas.test")),
+                ZoneRecord(owner: owner, type: DNSType.a.rawValue, ttl: 60, rdata: [10, 0, 0, 1]),
+            ])]
+            #expect(throws: ZoneBuildError.self) { try builder.build() }
+        }
+        var builder = ZoneSectionBuilder()
+        builder.zones = [ZoneDefinition(apex: [4, 0x6D, 0x61])]
+        let error = #expect(throws: ZoneBuildError.self) { try builder.build() }
+        #expect(error?.description == "a zone's name is not a valid wire-form name")
+    }
+
     static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
         guard needle.count <= haystack.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
