@@ -91,8 +91,10 @@ public struct TablesBuilder {
         let after: [(TablesFormat.Section, [UInt8], Int)]
         let formatVersion: UInt32
 
-        /// Feeds every section into `hasher`, in order.
+        /// Feeds the format version and every section into `hasher`, in order (a new format
+        /// makes a new generation even where no section's bytes change).
         public func fingerprint(into hasher: inout SHA256) {
+            withUnsafeBytes(of: formatVersion.littleEndian) { hasher.update($0) }
             for (kind, bytes, count) in before + after {
                 withUnsafeBytes(of: kind.rawValue.littleEndian) { hasher.update($0) }
                 withUnsafeBytes(of: UInt64(count).littleEndian) { hasher.update($0) }
