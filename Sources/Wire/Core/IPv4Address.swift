@@ -15,17 +15,12 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses dotted-quad text ("198.18.0.1"); nil for anything else.
     public init?(_ text: some StringProtocol) {
         var text = String(text)
-        guard let value = text.withUTF8({ Self.parse(UnsafeRawBufferPointer($0)) }) else { return nil }
-        self.value = value
+        guard let address = text.withUTF8({ Self(ascii: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = address
     }
 
     /// Parses dotted-quad text given as its ASCII bytes (a database value read in place).
-    public init?(ascii: UnsafeRawBufferPointer) {
-        guard let value = Self.parse(ascii) else { return nil }
-        self.value = value
-    }
-
-    static func parse(_ text: UnsafeRawBufferPointer) -> UInt32? {
+    public init?(ascii text: UnsafeRawBufferPointer) {
         var result: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0
@@ -48,7 +43,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
             }
         }
         guard dots == 3, digits > 0 else { return nil }
-        return result << 8 | octet
+        value = result << 8 | octet
     }
 
     /// Reads four bytes at `offset` of a buffer whose bounds the caller has checked.

@@ -19,19 +19,14 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// Parses "52:54:00:00:00:01" (also with "-" separators, any case); nil for anything else.
     public init?(_ text: some StringProtocol) {
         var text = String(text)
-        guard let value = text.withUTF8({ Self.parse(UnsafeRawBufferPointer($0)) }) else { return nil }
-        self.value = value
+        guard let address = text.withUTF8({ Self(ascii: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = address
     }
 
-    /// Parses the same, given as ASCII bytes (a database value read in place).
-    public init?(ascii: UnsafeRawBufferPointer) {
-        guard let value = Self.parse(ascii) else { return nil }
-        self.value = value
-    }
-
-    /// Byte by byte: the region parses one per interface when it compiles (100k at a time).
-    static func parse(_ text: UnsafeRawBufferPointer) -> UInt64? {
-        var value: UInt64 = 0
+    /// Parses the same, given as ASCII bytes (a database value read in place), byte by byte:
+    /// the region parses one per interface when it compiles (100k at a time).
+    public init?(ascii text: UnsafeRawBufferPointer) {
+        var parsed: UInt64 = 0
         var digits = 0
         var separators = 0
         for byte in text {
@@ -49,11 +44,11 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
             default: return nil
             }
             guard digits < 2 else { return nil }
-            value = value << 4 | UInt64(nibble)
+            parsed = parsed << 4 | UInt64(nibble)
             digits += 1
         }
         guard separators == 5, digits == 2 else { return nil }
-        return value
+        value = parsed
     }
 
     @inlinable
