@@ -146,7 +146,8 @@ struct ZoneModel {
         var scratch = [UInt8](repeating: 0, count: 256)
 
         for definition in definitions {
-            guard definition.apex.count <= 255 else { throw ZoneBuildError("a zone's name is longer than 255 bytes") }
+            // Well-formed (which lower-casing keeps: no length byte is a letter) before the
+            // copy into `scratch` and the label walks, which read without further checks.
             guard definition.apex.withUnsafeBytes(Self.isWellFormed) else {
                 throw ZoneBuildError("a zone's name is not a valid wire-form name")
             }
@@ -160,21 +161,10 @@ struct ZoneModel {
         for (definitionIndex, definition) in definitions.enumerated() {
             let apex = apexes[definitionIndex]
             for record in definition.records {
-                guard record.owner.count <= 255 else {
-                    throw ZoneBuildError("a name in zone \(Self.text(name(apex))) is longer than 255 bytes")
+                guard record.owner.withUnsafeBytes(Self.isWellFormed) else {
+                    throw ZoneBuildError("a name in zone \(Self.text(name(apex))) is not a valid wire-form name")
                 }
-                let count = record.owner.count
-                scratch.withUnsafeMutableBytes { out in
-                    record.owner.withUnsafeBytes { owner in
-                        for i in 0..<count { let b = owner[i]; out[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
-                    }
-                }
-                let problem: ZoneBuildError? = scratch.withUnsafeBytes { all in
-                    let owner = UnsafeRawBufferPointer(rebasing: all[0..<count])
-                    // The walks below read label by label without further checks.
-                    guard Self.isWellFormed(owner) else {
-                        return ZoneBuildError("a name in zone \(Self.text(name(apex))) is not a valid wire-form name")
-                    }
+                let problem: ZoneBuildError? = Self.lowercased(record.owner, into: &scratch) { owner in
                     let index = zoneIndex(of: owner)
                     guard Self.isSubdomain(owner, of: name(apex)), index >= 0 else {
                         return ZoneBuildError("\(Self.text(owner)) is outside zone \(Self.text(name(apex)))")

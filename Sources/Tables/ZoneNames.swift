@@ -24,15 +24,7 @@ public enum ZoneNames {
 
     /// Whether `name` is `apex` or below it (both lower case).
     public static func isSubdomain(_ name: [UInt8], of apex: [UInt8]) -> Bool {
-        guard name.count >= apex.count else { return false }
-        var position = 0
-        while position < name.count {
-            if name.count - position == apex.count { return name[position...].elementsEqual(apex) }
-            let length = Int(name[position])
-            if length == 0 { return false }
-            position += length + 1
-        }
-        return false
+        name.withUnsafeBytes { name in apex.withUnsafeBytes { ZoneModel.isSubdomain(name, of: $0) } }
     }
 
     /// Presentation form, with a trailing dot.
