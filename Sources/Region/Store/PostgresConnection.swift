@@ -81,10 +81,10 @@ public final class PostgresConnection: @unchecked Sendable {
         let result = values.withUnsafeBufferPointer { buffer in
             PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
         }
-        try PostgresResult.check(result, connection: handle)
-        defer { PQclear(result) }
-        for row in 0..<PQntuples(result) {
-            try body(PostgresRowView(result: result!, row: row))
+        let checked = try PostgresResult.checked(result, connection: handle)
+        defer { PQclear(checked) }
+        for row in 0..<PQntuples(checked) {
+            try body(PostgresRowView(result: checked, row: row))
         }
     }
 

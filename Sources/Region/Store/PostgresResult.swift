@@ -9,14 +9,8 @@ public struct PostgresResult: Sendable {
     public let affectedRows: Int
 
     init(consuming result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) {
-        guard let result else {
-            throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
-        }
+        let result = try Self.checked(result, connection: connection)
         defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            throw Self.error(from: result, connection: connection)
-        }
         let columnCount = PQnfields(result)
         let names = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
         var index: [String: Int] = [:]
@@ -35,9 +29,9 @@ public struct PostgresResult: Sendable {
         affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
-    /// Throws the error of a failed (or missing) result, freeing it; a good one is left to the
-    /// caller to read and free.
-    static func check(_ result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) {
+    /// A good result, left to the caller to read and free; a failed (or missing) one is freed
+    /// and its error thrown.
+    static func checked(_ result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) -> OpaquePointer {
         guard let result else {
             throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
         }
@@ -47,16 +41,13 @@ public struct PostgresResult: Sendable {
             PQclear(result)
             throw error
         }
+        return result
     }
 
     /// The first value of a result requested in binary form, copied out; nil for no row or NULL.
     static func firstBinaryValue(consuming result: OpaquePointer?, connection: OpaquePointer) throws(PostgresError) -> [UInt8]? {
-        guard let result else {
-            throw PostgresError(kind: .connection, message: PostgresConnection.trimmed(PQerrorMessage(connection)))
-        }
+        let result = try Self.checked(result, connection: connection)
         defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_TUPLES_OK else { throw Self.error(from: result, connection: connection) }
         guard PQntuples(result) > 0, PQnfields(result) > 0, PQgetisnull(result, 0, 0) == 0, let value = PQgetvalue(result, 0, 0) else {
             return nil
         }
