@@ -71,7 +71,7 @@ struct RackCommand: ParsableCommand {
     @Option(help: "DNS server port, UDP and TCP (53; 0 turns DNS off).")
     var dnsPort: UInt16?
 
-    @Option(help: "Batching window in microseconds: with a request ready, wait this long for more before answering, so a steady stream costs one wake-up per batch (io_uring, Linux 6.12+; off while TFTP transfers or TCP connections are active; 0 turns it off).")
+    @Option(help: "Longest batching window in microseconds (default 2000): under steady load a ready request may wait up to its service's budget (DHCP 2 ms, DNS 0.5 ms), never more than this, for others to share one wake-up (io_uring, Linux 6.12+; only when the arrival rate promises company; off while TFTP transfers or TCP connections are active; 0 turns it off).")
     var coalesceUs: UInt32?
 
     @Flag(inversion: .prefixedNo, help: "Log one line per image HTTP request (client, machine, request, status, bytes).")
@@ -120,7 +120,7 @@ struct RackCommand: ParsableCommand {
         options.tftpPort = try settings.integer("tftp_port", flag: tftpPort, default: 69)
         options.httpPort = try settings.integer("http_port", flag: httpPort, default: 5248)
         options.dnsPort = try settings.integer("dns_port", flag: dnsPort, default: 53)
-        options.coalesceMicroseconds = try settings.integer("coalesce_us", flag: coalesceUs, default: 0)
+        options.coalesceMicroseconds = try settings.integer("coalesce_us", flag: coalesceUs, default: 2000)
         options.accessLog = try settings.bool("access_log", flag: accessLog, default: false)
         options.filesRoot = settings.string("files", flag: files)
         if let backend = settings.string("backend", flag: backend) {

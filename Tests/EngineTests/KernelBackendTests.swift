@@ -71,6 +71,37 @@ struct KernelBackendTests {
         #expect(counters.sendSlotsExhausted == 0)
     }
 
+    @Test("io_uring batched waiting: a steady stream on a patient socket is held in batches and every echo returns",
+          .enabled(if: KernelBackends.all.contains(.ioURing)))
+    func batchedWaiting() throws {
+        let handler = UDPEchoHandler(waitBudget: 2000)
+        var configuration = Self.configuration()
+        configuration.coalesceMicroseconds = 2000
+        let engine = Engine(rings: 1, backend: .ioURing, configuration: configuration) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+        let port = try #require(handler.ports.first)
+
+        // Windows of 16, for at least two batching periods: the first period's rate opens the window.
+        let client = try UDPClient()
+        let start = MonotonicClock.milliseconds()
+        var sent = 0
+        var echoed = 0
+        while MonotonicClock.milliseconds() - start < 3 * BatchingWindow.periodMilliseconds {
+            for n in 0..<16 { try client.send(Self.payload(sent + n), to: port) }
+            sent += 16
+            for _ in 0..<16 {
+                _ = try #require(client.receive())
+                echoed += 1
+            }
+        }
+        #expect(echoed == sent)
+        let counters = try #require(engine.counters().first)
+        // A kernel before 6.12 refuses min_wait_usec: the ring then waits one by one (logged).
+        if kernelAtLeast(6, 12) { #expect(counters.coalescedWaits > 0) }
+        #expect(counters.datagramsReceived == UInt64(sent))
+    }
+
     @Test("A datagram longer than the receive buffer arrives cut and marked truncated", arguments: KernelBackends.all)
     func truncatedDatagram(backend: EngineBackend) throws {
         let handler = UDPEchoHandler()
@@ -461,9 +492,11 @@ final class UDPEchoHandler: RingHandler, @unchecked Sendable {
     let reusePort: Bool
     let socketCount: Int
     let tagWithRing: Bool
+    let waitBudget: UInt32
     private let state = Mutex(Observed())
 
-    init(port: UInt16 = 0, reusePort: Bool = false, socketCount: Int = 1, tagWithRing: Bool = false) {
+    init(port: UInt16 = 0, reusePort: Bool = false, socketCount: Int = 1, tagWithRing: Bool = false, waitBudget: UInt32 = 0) {
+        self.waitBudget = waitBudget
         self.port = port
         self.reusePort = reusePort
         self.socketCount = socketCount
@@ -477,7 +510,7 @@ final class UDPEchoHandler: RingHandler, @unchecked Sendable {
         var ports: [UInt16] = []
         for _ in 0..<socketCount {
             let socket = try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: Loopback.address, port: port),
-                                                           reusePort: reusePort))
+                                                           reusePort: reusePort, waitBudgetMicroseconds: waitBudget))
             ports.append(try ring.localEndpoint(of: socket).port)
         }
         let backend = ring.backendName
@@ -705,4 +738,14 @@ final class RawSendHandler: RingHandler, @unchecked Sendable {
         buffer.copyBytes(from: frame)
         return frame.count
     }
+}
+
+/// Whether the running kernel's release is at least major.minor.
+func kernelAtLeast(_ major: Int, _ minor: Int) -> Bool {
+    var name = utsname()
+    guard uname(&name) == 0 else { return false }
+    let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+    guard parts.count == 2 else { return false }
+    return (parts[0], parts[1]) >= (major, minor)
 }

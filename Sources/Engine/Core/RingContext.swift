@@ -26,15 +26,15 @@ public struct RingConfiguration: Sendable {
     /// copies send_zc's pages anyway when it hands them to the local receiver, so this is
     /// send_zc's worst case: measure again on a real NIC before changing the default.
     public var fileSendMethod: FileSendMethod = .splice
-    /// Batched waiting (io_uring only, Linux 6.12+): once a completion is ready, wait up to this
-    /// many microseconds for more before handling them, so a steady stream of independent
-    /// requests (DHCP, DNS) costs one wake-up per batch instead of one per packet. Applied only
-    /// while the ring has no TCP connection and no socket beyond those its services opened at
-    /// start (a TFTP transfer's): lock-step transfers and streams would pay it on every round
-    /// trip. 0 turns it off, the default: measured on this VM (debug build, DNS at 30k qps on
-    /// loopback) it halved the wake-ups (170k → 95k at 50 µs, 61k at 100 µs) but not the CPU
-    /// per query (17 → 18 and 15 µs, noise included) — the kernel's per-packet UDP work, not
-    /// the wake-ups, is most of the cost. Kept as a knob to measure on real hardware.
+    /// Batched waiting (io_uring only, Linux 6.12+): the longest a ready datagram may wait for
+    /// company before the ring handles it, a ceiling on each socket's own budget
+    /// (`UDPSocketOptions.waitBudgetMicroseconds`; `BatchingWindow` says when it applies). Never
+    /// while the ring has a TCP connection or a socket opened after start (a TFTP transfer's):
+    /// lock-step transfers and streams would pay it on every round trip. 0, the default, turns
+    /// it off. A held stream of independent requests costs one wake-up per batch instead of one
+    /// per packet: on this VM, DHCP at 3,000 DORA/s went from 65–71 to 31 µs of CPU per DORA,
+    /// and DNS at 30k qps from 13.5 to 7.6 µs per query (docs/engine.md, "Batched waiting").
+    /// Windows of 50–100 µs caught too little company to pay.
     public var coalesceMicroseconds: UInt32 = 0
 
     public init() {}
@@ -73,6 +73,7 @@ public final class RingContext {
         var closing = false
         var idleTimeout: UInt64 = 0
         var totalTimeout: UInt64 = 0
+        var waitBudget: UInt32 = 0
     }
 
     struct ConnectionEntry {
@@ -89,6 +90,8 @@ public final class RingContext {
 
     var sockets: [SocketEntry]
     var freeSockets: [UInt32]
+    /// How long the driver may wait for company (batched waiting).
+    var batching: BatchingWindow
     var connections: [ConnectionEntry]
     var freeConnections: [UInt32]
 
@@ -102,6 +105,7 @@ public final class RingContext {
         freeSockets = (0..<UInt32(configuration.maxSockets)).reversed().map { $0 }
         connections = Array(repeating: ConnectionEntry(), count: configuration.maxConnections)
         freeConnections = (0..<UInt32(configuration.maxConnections)).reversed().map { $0 }
+        batching = BatchingWindow(cap: configuration.coalesceMicroseconds, now: now)
     }
 
     /// The name of the backend running this ring: "io_uring", "epoll" or "memory".
@@ -123,6 +127,7 @@ public final class RingContext {
         sockets[Int(index)].fd = fd
         sockets[Int(index)].isListener = false
         sockets[Int(index)].closing = false
+        sockets[Int(index)].waitBudget = options.waitBudgetMicroseconds
         let id = SocketID(index: index, generation: sockets[Int(index)].generation)
         driver.armDatagramSocket(id, fd: fd)
         return id
@@ -397,6 +402,12 @@ public final class RingContext {
     /// start (a TFTP transfer). Batched waiting is off while it is.
     var isLatencySensitive: Bool {
         freeConnections.count < connections.count || sockets.count - freeSockets.count > baselineSockets
+    }
+
+    /// A datagram arrived on `socket`: its budget counts towards the batching window.
+    @inline(__always)
+    func noteArrival(on socket: SocketID) {
+        batching.noteArrival(budget: sockets[Int(socket.index)].waitBudget)
     }
 
     /// Milliseconds the driver may wait for completions before a timer is due (nil: no limit).

@@ -522,7 +522,6 @@ final class IOURingDriver: RingDriver {
     func run() throws(SystemError) {
         armWake()
         var timeout = __kernel_timespec()
-        var coalesce = context.configuration.coalesceMicroseconds
         while true {
             context.advanceClock()
             if thread.shouldStop, !context.isStopping { context.beginShutdown() }
@@ -534,13 +533,15 @@ final class IOURingDriver: RingDriver {
                 timeout.tv_sec = Int64(limit / 1000)
                 timeout.tv_nsec = Int64(limit % 1000) * 1_000_000
             }
+            context.batching.advance(now: context.now)
+            let coalesce = context.batching.microseconds
             if coalesce > 0, !context.isLatencySensitive {
                 result = limit == nil ? rp_uring_submit_and_wait_min(ring, Self.coalesceBatch, coalesce, nil)
                     : rp_uring_submit_and_wait_min(ring, Self.coalesceBatch, coalesce, &timeout)
                 if result == -EINVAL {
                     // A kernel before 6.12 refuses min_wait_usec: wait one by one from now on.
                     print("ring \(context.index): batched waiting refused by the kernel (EINVAL); waiting for one completion at a time")
-                    coalesce = 0
+                    context.batching.disable()
                     continue
                 }
                 context.counters.coalescedWaits &+= 1
@@ -698,6 +699,7 @@ final class IOURingDriver: RingDriver {
         let truncated = out.pointee.flags & UInt32(MSG_TRUNC) != 0
         context.counters.datagramsReceived &+= 1
         if truncated { context.counters.datagramsTruncated &+= 1 }
+        context.noteArrival(on: id)
         context.handler.received(
             ReceivedDatagram(socket: id, payload: payload, source: source, destinationAddress: destination,
                              localAddress: local, interfaceIndex: interface, truncated: truncated),

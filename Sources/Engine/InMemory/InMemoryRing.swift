@@ -67,6 +67,7 @@ public final class InMemoryRing {
         let bound = (try? driver.localEndpoint(context.descriptor(of: target) ?? -1))?.address ?? 0
         payload.withUnsafeBytes { bytes in
             context.counters.datagramsReceived &+= 1
+            context.noteArrival(on: target)
             context.handler.received(
                 ReceivedDatagram(socket: target, payload: bytes, source: source,
                                  destinationAddress: destinationAddress == 0 ? bound : destinationAddress,

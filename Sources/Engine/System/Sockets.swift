@@ -15,9 +15,13 @@ public struct UDPSocketOptions: Sendable {
     /// IP_PKTINFO: learn the arrival interface and local address, choose them when sending.
     public var packetInfo: Bool
     public var receiveBufferBytes: Int32?
+    /// How long a datagram received here may wait for company before it is handled (see
+    /// `BatchingWindow`): 0, the default, for anything a client waits on in lock-step.
+    public var waitBudgetMicroseconds: UInt32
 
     public init(bind: IPv4Endpoint, connect: IPv4Endpoint? = nil, reusePort: Bool = false, broadcast: Bool = false,
-                device: String? = nil, packetInfo: Bool = true, receiveBufferBytes: Int32? = nil) {
+                device: String? = nil, packetInfo: Bool = true, receiveBufferBytes: Int32? = nil,
+                waitBudgetMicroseconds: UInt32 = 0) {
         self.bind = bind
         self.connect = connect
         self.reusePort = reusePort
@@ -25,6 +29,7 @@ public struct UDPSocketOptions: Sendable {
         self.device = device
         self.packetInfo = packetInfo
         self.receiveBufferBytes = receiveBufferBytes
+        self.waitBudgetMicroseconds = waitBudgetMicroseconds
     }
 }
 

@@ -7,6 +7,8 @@ import Glibc
 final class ScriptedHandler: RingHandler, @unchecked Sendable {
     var udpPorts: [UInt16] = []
     var reusePort = false
+    /// The batching budget of the sockets on `udpPorts`.
+    var waitBudget: UInt32 = 0
     var tcpPort: UInt16?
     var idleTimeout: UInt64 = 30_000
     var totalTimeout: UInt64 = 0
@@ -32,7 +34,8 @@ final class ScriptedHandler: RingHandler, @unchecked Sendable {
 
     func started(ring: RingContext) throws {
         for port in udpPorts {
-            sockets.append(try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: 0x7F00_0001, port: port), reusePort: reusePort)))
+            sockets.append(try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: 0x7F00_0001, port: port), reusePort: reusePort,
+                                                             waitBudgetMicroseconds: waitBudget)))
         }
         if let tcpPort {
             sockets.append(try ring.listenTCP(TCPListenerOptions(bind: IPv4Endpoint(address: 0x7F00_0001, port: tcpPort),
