@@ -185,4 +185,17 @@ import Testing
         // Generations wrap at 24 bits rather than spilling into the operation.
         #expect(UserData(.accept, index: 1, generation: 0x1FF_FFFF).operation == .accept)
     }
+
+    @Test func segmentedSendsArriveAsSeparateDatagramsInOrder() throws {
+        let handler = SegmentingHandler(count: 5, chunk: 100, lastChunk: 0)
+        let ring = try InMemoryRing(handler: handler)
+        let port = try #require(handler.port)
+        #expect(ring.deliver([1], toPort: port, from: Self.client))
+        let sent = ring.takeSentDatagrams()
+        #expect(sent.map(\.payload.count) == [104, 104, 104, 104, 4])
+        #expect(sent.map { $0.payload[3] } == [0, 1, 2, 3, 4])
+        #expect(sent.allSatisfy { $0.destination == Self.client })
+        #expect(ring.context.counters.segmentedSends == 1)
+        #expect(ring.context.counters.datagramsSent == 5)
+    }
 }

@@ -102,6 +102,27 @@ struct KernelBackendTests {
         #expect(counters.datagramsReceived == UInt64(sent))
     }
 
+    @Test("sendSegmented: 40 datagrams of header + chunk (the last short) arrive in order, as one send on io_uring",
+          arguments: KernelBackends.all)
+    func segmentedSend(backend: EngineBackend) throws {
+        let handler = SegmentingHandler(count: 40, chunk: 1000, lastChunk: 123)
+        let engine = Engine(rings: 1, backend: backend, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+        let port = try #require(handler.port)
+        let client = try UDPClient()
+        try client.send([1], to: port)
+        for i in 0..<40 {
+            let reply = try #require(client.receive())
+            #expect(reply.bytes.count == 4 + (i == 39 ? 123 : 1000))
+            #expect(Array(reply.bytes.prefix(4)) == [0, 3, UInt8(i >> 8), UInt8(i & 0xFF)])
+            #expect(reply.bytes.dropFirst(4).allSatisfy { $0 == UInt8(truncatingIfNeeded: i) })
+        }
+        let counters = try #require(engine.counters().first)
+        #expect(counters.datagramsSent == 40)
+        #expect(counters.segmentedSends == (backend == .ioURing ? 1 : 0))
+    }
+
     @Test("A datagram longer than the receive buffer arrives cut and marked truncated", arguments: KernelBackends.all)
     func truncatedDatagram(backend: EngineBackend) throws {
         let handler = UDPEchoHandler()
@@ -748,4 +769,50 @@ func kernelAtLeast(_ major: Int, _ minor: Int) -> Bool {
     let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
     guard parts.count == 2 else { return false }
     return (parts[0], parts[1]) >= (major, minor)
+}
+
+/// On any datagram: `count` datagrams to its source through `sendSegmented`, each a 4-byte
+/// header (0, 3, index) and a chunk filled with the index's low byte.
+final class SegmentingHandler: RingHandler, @unchecked Sendable {
+    let count: Int
+    let chunk: Int
+    let body: UnsafeMutableRawBufferPointer
+    private let state = Mutex<UInt16?>(nil)
+
+    init(count: Int, chunk: Int, lastChunk: Int) {
+        self.count = count
+        self.chunk = chunk
+        body = .allocate(byteCount: (count - 1) * chunk + lastChunk, alignment: 16)
+        for i in 0..<body.count { body[i] = UInt8(truncatingIfNeeded: i / chunk) }
+    }
+
+    deinit { body.deallocate() }
+
+    var port: UInt16? { state.withLock { $0 } }
+
+    func started(ring: RingContext) throws {
+        let socket = try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: Loopback.address, port: 0), packetInfo: false))
+        let port = try ring.localEndpoint(of: socket).port
+        state.withLock { $0 = port }
+    }
+
+    func received(_ datagram: ReceivedDatagram, ring: RingContext) {
+        var sent = 0
+        while sent < count {
+            let limit = ring.segmentLimit(headerLength: 4, chunk: chunk)
+            let n = min(limit, count - sent)
+            guard let slot = ring.allocateSlot() else { return }
+            for i in 0..<n {
+                let index = sent + i
+                slot.buffer[4 * i] = 0
+                slot.buffer[4 * i + 1] = 3
+                slot.buffer[4 * i + 2] = UInt8(index >> 8)
+                slot.buffer[4 * i + 3] = UInt8(index & 0xFF)
+            }
+            let range = sent * chunk..<min(body.count, (sent + n) * chunk)
+            ring.sendSegmented(slot, headerLength: 4, count: n, body: UnsafeRawBufferPointer(rebasing: body[range]), chunk: chunk,
+                               on: datagram.socket, to: datagram.source)
+            sent += n
+        }
+    }
 }

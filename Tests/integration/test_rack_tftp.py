@@ -421,6 +421,13 @@ def test_windowsize_16_client_fetches_32_mib_byte_identical_with_tsize(lab, tmp_
     assert result["options"] == {"blksize": "1468", "tsize": str(BIG), "windowsize": "16"}
     # The transfer came from its own port (the TID), from the address the request went to.
     assert result["tid"][0] == SERVER and result["tid"][1] != 69
+    # On io_uring each window leaves as one segmented (UDP GSO) send; epoll sends block by block.
+    segmented = lab.metric("rackplane_engine_segmented_sends_total")
+    blocks = -(-BIG // 1468) + 1
+    if backend == "io_uring":
+        assert segmented >= 0.9 * blocks / 16, (segmented, blocks)
+    else:
+        assert segmented == 0
 
 
 def test_blksize_is_capped_to_the_path_mtu_and_small_files_edge_sizes(lab, rack, files):

@@ -3,7 +3,7 @@
 // in its client mode), and the server's own CPU time and allocations over the measured window.
 //
 //   engine-bench udp --server io_uring|epoll|blocking --size 64 [--sockets 1] [--clients 4]
-//                    [--window 32] [--warmup-ms 500] [--ms 3000]
+//                    [--window 32] [--warmup-ms 500] [--ms 3000] [--wait-budget-us 0]
 //   engine-bench tcp --server io_uring|epoll [--method splice|zeroCopySend] [--mib 64]
 //                    [--transfers 8] [--ms 20000]
 //
@@ -141,16 +141,22 @@ func format(_ value: Double, _ digits: Int) -> String {
 /// the socket it came in on.
 final class EchoHandler: RingHandler, @unchecked Sendable {
     let socketCount: Int
+    /// The sockets' batching budget (`--wait-budget-us`; io_uring only; 0: answer at once).
+    let waitBudget: UInt32
     private let state = Mutex<[UInt16]>([])
 
-    init(socketCount: Int) { self.socketCount = socketCount }
+    init(socketCount: Int, waitBudget: UInt32) {
+        self.socketCount = socketCount
+        self.waitBudget = waitBudget
+    }
 
     var ports: [UInt16] { state.withLock { $0 } }
 
     func started(ring: RingContext) throws {
         var ports: [UInt16] = []
         for _ in 0..<socketCount {
-            let socket = try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: loopback, port: 0), packetInfo: false))
+            let socket = try ring.openUDP(UDPSocketOptions(bind: IPv4Endpoint(address: loopback, port: 0), packetInfo: false,
+                                                           waitBudgetMicroseconds: waitBudget))
             ports.append(try ring.localEndpoint(of: socket).port)
         }
         state.withLock { $0 = ports }
@@ -236,7 +242,9 @@ func runUDP() {
     case "io_uring", "epoll":
         var configuration = RingConfiguration()
         configuration.maxSockets = max(64, sockets + 64)
-        let handler = EchoHandler(socketCount: sockets)
+        let waitBudget = UInt32(intOption("wait-budget-us", 0))
+        configuration.coalesceMicroseconds = waitBudget
+        let handler = EchoHandler(socketCount: sockets, waitBudget: waitBudget)
         let e = Engine(rings: 1, backend: EngineBackend(rawValue: server)!, configuration: configuration) { _ in handler }
         do { try e.start() } catch { fail("engine: \(error)") }
         engine = e

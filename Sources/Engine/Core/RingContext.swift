@@ -174,6 +174,34 @@ public final class RingContext {
                             source: source, interfaceIndex: interfaceIndex)
     }
 
+    /// How many datagrams `sendSegmented` may carry in one call with this header and chunk size.
+    public func segmentLimit(headerLength: Int, chunk: Int) -> Int {
+        driver.segmentLimit(headerLength: headerLength, chunk: chunk)
+    }
+
+    /// Sends `count` datagrams to one destination in one go (UDP GSO on io_uring: one system
+    /// call and one trip through the stack for a whole TFTP window). Datagram i is
+    /// `headerLength` bytes of the slot at i × headerLength, then the next `chunk` bytes of
+    /// `body`; every datagram but the last carries a whole chunk (the last may carry none). `count` must not exceed
+    /// `segmentLimit`. The slot is the engine's again.
+    public func sendSegmented(_ slot: SendSlot, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
+                              on socket: SocketID, to destination: IPv4Endpoint) {
+        guard let fd = descriptor(of: socket), !sockets[Int(socket.index)].closing else {
+            slots.release(slot.index)
+            return
+        }
+        precondition(count >= 1 && count * headerLength <= slot.buffer.count && chunk > 0
+                     && body.count >= (count - 1) * chunk && body.count <= count * chunk)
+        if count == 1 {
+            driver.sendDatagram(fd: fd, slot: slot.index, length: headerLength, extra: body.isEmpty ? nil : body,
+                                destination: destination, source: 0, interfaceIndex: 0)
+            return
+        }
+        precondition(count <= driver.segmentLimit(headerLength: headerLength, chunk: chunk))
+        driver.sendSegmented(fd: fd, slot: slot.index, headerLength: headerLength, count: count, body: body, chunk: chunk,
+                             destination: destination)
+    }
+
     /// Sends a whole Ethernet frame (built by the caller, e.g. `Wire.UDPFrame`) on an
     /// interface, for RFC 2131 §4.1 unicast to a client that has no address yet. Opens the
     /// ring's AF_PACKET socket on first use (needs CAP_NET_RAW).

@@ -26,6 +26,8 @@ public final class RingCounters: @unchecked Sendable {
     public var batches: UInt64 = 0
     /// Waits that used the batching window (`RingConfiguration.coalesceMicroseconds`).
     public var coalescedWaits: UInt64 = 0
+    /// Sends that carried several datagrams (UDP GSO, `RingContext.sendSegmented`).
+    public var segmentedSends: UInt64 = 0
 
     public init() {}
 
@@ -39,6 +41,7 @@ public final class RingCounters: @unchecked Sendable {
          ("stream_bytes_received", streamBytesReceived), ("stream_bytes_sent", streamBytesSent),
          ("file_bytes_sent", fileBytesSent), ("idle_timeouts", idleTimeouts), ("total_timeouts", totalTimeouts),
          ("timers_fired", timersFired), ("completion_overflows", completionOverflows),
-         ("submit_busy", submitBusy), ("batches", batches), ("coalesced_waits", coalescedWaits)]
+         ("submit_busy", submitBusy), ("batches", batches), ("coalesced_waits", coalescedWaits),
+         ("segmented_sends", segmentedSends)]
     }
 }

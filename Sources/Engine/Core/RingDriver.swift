@@ -27,6 +27,14 @@ protocol RingDriver: AnyObject {
     /// source address and interface when non-zero. Releases the slot when the kernel is done.
     func sendDatagram(fd: Int32, slot: Int32, length: Int, extra: UnsafeRawBufferPointer?,
                       destination: IPv4Endpoint, source: UInt32, interfaceIndex: Int32)
+    /// How many datagrams one `sendSegmented` may carry with this header and chunk size (1: the
+    /// backend cannot segment, or not any more).
+    func segmentLimit(headerLength: Int, chunk: Int) -> Int
+    /// Sends `count` (≥ 2, ≤ `segmentLimit`) datagrams in one system call: datagram i is the
+    /// slot's bytes at i × headerLength, `headerLength` long, followed by the next `chunk` bytes
+    /// of `body` (the last may be shorter). Releases the slot when the kernel is done.
+    func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
+                       destination: IPv4Endpoint)
     /// Sends a whole Ethernet frame on an interface through the ring's AF_PACKET socket,
     /// opened on first use (CAP_NET_RAW). On failure the slot is released and the error thrown.
     func sendFrame(slot: Int32, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError)

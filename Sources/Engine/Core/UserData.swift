@@ -24,6 +24,7 @@ struct UserData: Equatable {
         case frameSend = 11          // AF_PACKET sendmsg from a slot; index = slot
         case linkTimeout = 12        // linked timeout on a stream send; index = connection
         case zeroCopySend = 13       // send_zc of a mapped file range (result and notification); index = connection
+        case segmentedSend = 14      // sendmsg with UDP_SEGMENT from a slot; index = slot, generation = datagrams
     }
 
     let raw: UInt64

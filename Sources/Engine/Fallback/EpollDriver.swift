@@ -403,6 +403,14 @@ final class EpollDriver: RingDriver {
         sendFD = -1
     }
 
+    /// The fallback sends datagram by datagram (`sendmmsg` batches them anyway).
+    func segmentLimit(headerLength: Int, chunk: Int) -> Int { 1 }
+
+    func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
+                       destination: IPv4Endpoint) {
+        preconditionFailure("segmentLimit is 1 on epoll")
+    }
+
     func sendFrame(slot: Int32, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError) {
         defer { context.slots.release(slot) }
         if packetFD < 0 { packetFD = try Sockets.packet() }

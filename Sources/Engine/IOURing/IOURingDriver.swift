@@ -277,6 +277,58 @@ final class IOURingDriver: RingDriver {
         slotOperations += 1
     }
 
+    /// Set once the kernel refused a UDP_SEGMENT send (a device without checksum offload, a
+    /// segment larger than the MTU): windows go datagram by datagram from then on.
+    private var segmentationRefused = false
+
+    /// The slot holds the headers, then the iovec array (two per datagram), so its size bounds
+    /// the count; so do the kernel's 64 segments and one UDP datagram's 65,507 bytes.
+    func segmentLimit(headerLength: Int, chunk: Int) -> Int {
+        if segmentationRefused { return 1 }
+        let bySlot = (context.configuration.sendSlotSize - 16) / (headerLength + 2 * MemoryLayout<iovec>.stride)
+        return max(1, min(Self.maximumSegments, bySlot, Self.maximumSegmentedPayload / (headerLength + chunk)))
+    }
+
+    static let maximumSegments = 64
+    static let maximumSegmentedPayload = 65_507
+
+    func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
+                       destination: IPv4Endpoint) {
+        let message = slotMessages + Int(slot)
+        let buffer = context.slots.buffer(slot)
+        let vectorOffset = (count * headerLength + 15) & ~15
+        let vectors = (buffer.baseAddress! + vectorOffset).bindMemory(to: iovec.self, capacity: 2 * count)
+        let bodyBase = UnsafeMutableRawPointer(mutating: body.baseAddress)
+        for i in 0..<count {
+            vectors[2 * i] = iovec(iov_base: buffer.baseAddress! + i * headerLength, iov_len: headerLength)
+            let start = i * chunk
+            vectors[2 * i + 1] = iovec(iov_base: bodyBase.map { $0 + start }, iov_len: min(chunk, body.count - start))
+        }
+        withUnsafeMutableBytes(of: &message.pointee.address) { raw in
+            raw.storeBytes(of: destination.sockaddr, as: sockaddr_in.self)
+        }
+        message.pointee.header.msg_name = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!)
+        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        message.pointee.header.msg_iov = vectors
+        message.pointee.header.msg_iovlen = 2 * count
+        message.pointee.header.msg_flags = 0
+        // UDP_SEGMENT (linux/udp.h: SOL_UDP 17, UDP_SEGMENT 103): the kernel cuts the payload
+        // into datagrams of this size, the last one shorter.
+        let control = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.control)!)
+        control.initializeMemory(as: UInt8.self, repeating: 0, count: SlotMessage.segmentControlLength)
+        let header = control.assumingMemoryBound(to: cmsghdr.self)
+        header.pointee.cmsg_len = rp_cmsg_len(MemoryLayout<UInt16>.size)
+        header.pointee.cmsg_level = Int32(IPPROTO_UDP)
+        header.pointee.cmsg_type = 103
+        UnsafeMutableRawPointer(rp_cmsg_data(header)).storeBytes(of: UInt16(headerLength + chunk), as: UInt16.self)
+        message.pointee.header.msg_control = control
+        message.pointee.header.msg_controllen = SlotMessage.segmentControlLength
+        let sqe = submissionEntry()
+        io_uring_prep_sendmsg(sqe, fd, &message.pointee.header, 0)
+        io_uring_sqe_set_data64(sqe, UserData(.segmentedSend, index: UInt32(slot), generation: UInt32(count)).raw)
+        slotOperations += 1
+    }
+
     func sendFrame(slot: Int32, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError) {
         if packetSocket < 0 {
             do throws(SystemError) {
@@ -612,6 +664,20 @@ final class IOURingDriver: RingDriver {
                 context.counters.framesSent &+= 1
             } else {
                 context.counters.datagramsSent &+= 1
+            }
+        case .segmentedSend:
+            slotOperations -= 1
+            context.slots.release(Int32(data.index))
+            if result >= 0 {
+                context.counters.datagramsSent &+= UInt64(data.generation)
+                context.counters.segmentedSends &+= 1
+            } else {
+                context.counters.datagramSendErrors &+= UInt64(data.generation)
+                if result == -EIO || result == -EINVAL || result == -EOPNOTSUPP || result == -ENOPROTOOPT, !segmentationRefused {
+                    // Lost datagrams are retransmitted by their service's timer.
+                    segmentationRefused = true
+                    print("ring \(context.index): segmented UDP sends refused by the kernel (\(SystemError(errno: -result, call: "sendmsg UDP_SEGMENT"))); sending datagram by datagram from now on")
+                }
             }
         case .accept:
             accepted(data, result: result, more: more)

@@ -89,6 +89,24 @@ final class InMemoryDriver: RingDriver {
         context.counters.datagramsSent &+= 1
     }
 
+    /// Segments like the kernel does: each datagram recorded on its own.
+    func segmentLimit(headerLength: Int, chunk: Int) -> Int { 64 }
+
+    func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
+                       destination: IPv4Endpoint) {
+        let slotBytes = context.slots.buffer(slot)
+        let from = sockets[fd]?.options?.bind ?? .any(port: 0)
+        for i in 0..<count {
+            var bytes = Array(UnsafeRawBufferPointer(rebasing: slotBytes[i * headerLength..<(i + 1) * headerLength]))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[i * chunk..<min(body.count, (i + 1) * chunk)]))
+            sentDatagrams.append(.init(socket: sockets[fd]?.id, from: from, payload: bytes, destination: destination,
+                                       source: 0, interfaceIndex: 0))
+        }
+        context.slots.release(slot)
+        context.counters.datagramsSent &+= UInt64(count)
+        context.counters.segmentedSends &+= 1
+    }
+
     func sendFrame(slot: Int32, length: Int, interfaceIndex: Int32, destinationMAC: UInt64) throws(SystemError) {
         let bytes = Array(UnsafeRawBufferPointer(rebasing: context.slots.buffer(slot)[0..<length]))
         sentFrames.append(.init(frame: bytes, interfaceIndex: interfaceIndex, destinationMAC: destinationMAC))
