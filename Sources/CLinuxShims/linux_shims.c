@@ -39,6 +39,10 @@ int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
 
 int rp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
+ssize_t rp_preadv2(int fd, const struct iovec *vector, int count, int64_t offset, int flags) {
+    return preadv2(fd, vector, count, offset, flags);
+}
+
 int rp_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
     struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);

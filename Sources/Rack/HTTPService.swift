@@ -1,3 +1,4 @@
+import CLinuxShims
 import Engine
 import Glibc
 import Responders
@@ -359,6 +360,16 @@ final class HTTPService: RackService, @unchecked Sendable {
             Glibc.close(fd)
             return sendError(.internalServerError, method: method, persistent: false, i, ring: ring)
         }
+        if body.length > 0, body.length <= UInt64(writer.remaining),
+           Self.readCached(fd, offset: body.offset, into: UnsafeMutableRawBufferPointer(rebasing: slot.buffer[writer.count..<writer.count + Int(body.length)])) {
+            // A small body already in the page cache goes in the head's slot: one send, one
+            // segment, where splice would take two operations through io_uring's workers.
+            Glibc.close(fd)
+            begin(verdict.status, bodyBytes: body.length, persistent: persistent, i)
+            counters.headBytesSent &+= UInt64(writer.count)
+            ring.send(slot, length: writer.count + Int(body.length), on: connections[i].id!)
+            return
+        }
         if body.length > 0 {
             // Opened O_NONBLOCK so that a FIFO cannot block the ring in open(); the body is read
             // by splice/sendfile, which must wait for the page cache, not fail with EAGAIN.
@@ -372,6 +383,14 @@ final class HTTPService: RackService, @unchecked Sendable {
         begin(verdict.status, bodyBytes: body.length, persistent: persistent, i)
         counters.headBytesSent &+= UInt64(writer.count)
         ring.send(slot, length: writer.count, on: connections[i].id!)
+    }
+
+    /// Reads exactly `buffer.count` bytes at `offset` if they are all in the page cache
+    /// (`preadv2` with RWF_NOWAIT: never waits for the disk, so the ring never does either).
+    /// False otherwise, and the caller sends the body with splice instead.
+    static func readCached(_ fd: Int32, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        return rp_preadv2(fd, &vector, 1, Int64(offset), RP_RWF_NOWAIT) == buffer.count
     }
 
     /// The address a boot config should name for us: the Host the client used if it is an

@@ -113,6 +113,9 @@ public final class Rack {
         var configuration = RingConfiguration()
         // Fine enough for the DHCP group-commit window (a few ms); TFTP timers are seconds.
         configuration.timerResolutionMilliseconds = 2
+        // Room for an image file of up to ~7.5 KiB after its HTTP head (iPXE scripts, small
+        // configs and icons go out in one send). Only the pages a reply writes become resident.
+        configuration.sendSlotSize = 8192
         configuration.coalesceMicroseconds = options.coalesceMicroseconds
         engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
                         log: { log.info($0) }) { index in

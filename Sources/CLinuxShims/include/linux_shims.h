@@ -2,6 +2,7 @@
 #define RACKPLANE_LINUX_SHIMS_H
 // What Swift's Glibc module cannot give the engine, each with the reason.
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/select.h>
 #include <sys/epoll.h>
 #include <netinet/in.h>
@@ -39,6 +40,9 @@ size_t rp_cmsg_len(size_t length);
 ssize_t rp_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
 int rp_pipe_set_size(int fd, int size);
 int rp_pipe2(int fds[2], int flags);
+// preadv2 is declared only under _GNU_SOURCE; with RWF_NOWAIT it reads only what the page cache holds.
+ssize_t rp_preadv2(int fd, const struct iovec *vector, int count, int64_t offset, int flags);
+static const int RP_RWF_NOWAIT = 0x00000008;
 // SPLICE_F_MOVE (a hint; the kernel may move pages instead of copying them).
 static const unsigned int RP_SPLICE_F_MOVE = 1;
 // accept4 is declared only under _GNU_SOURCE; it saves two fcntl calls per accepted connection.
