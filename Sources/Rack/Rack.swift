@@ -116,6 +116,12 @@ public final class Rack {
         // Room for an image file of up to ~7.5 KiB after its HTTP head (iPXE scripts, small
         // configs and icons go out in one send). Only the pages a reply writes become resident.
         configuration.sendSlotSize = 8192
+        // The kernel hands out provided receive buffers in ring order, so every one of them
+        // becomes resident once that many datagrams have arrived: 4,096 × 2 KiB was 8 MiB of a
+        // busy rack's memory. A batch returns its buffers at its end, and batches hold tens of
+        // datagrams, so 1,024 leave ample room; running dry is counted, and the socket's 4 MiB
+        // receive buffer holds what arrives meanwhile.
+        configuration.datagramBuffers = 1024
         configuration.coalesceMicroseconds = options.coalesceMicroseconds
         engine = Engine(rings: max(1, options.threads), backend: options.backend, configuration: configuration,
                         log: { log.info($0) }) { index in
