@@ -93,16 +93,24 @@ final class TimerWheel {
     func millisecondsUntilNextTimer(now: UInt64) -> UInt64? {
         guard scheduled > 0 else { return nil }
         let nowTick = now / resolutionMilliseconds
-        var tick = max(nowTick + 1, earliestTick)
-        let last = nowTick + mask + 1
-        while tick <= last {
-            if heads[Int(tick & mask)] >= 0 {
-                earliestTick = tick
-                return tick * resolutionMilliseconds - min(now, tick * resolutionMilliseconds)
-            }
-            tick += 1
+        // From the bound first; if that finds nothing (the timer that set it was cancelled and
+        // the rest sit in earlier buckets, a turn or more away), once more over the whole turn.
+        let start = max(nowTick + 1, earliestTick)
+        if let tick = firstOccupiedTick(from: start, through: nowTick + mask + 1)
+            ?? (start > nowTick + 1 ? firstOccupiedTick(from: nowTick + 1, through: start - 1) : nil) {
+            earliestTick = tick
+            return tick * resolutionMilliseconds - min(now, tick * resolutionMilliseconds)
         }
         return resolutionMilliseconds
+    }
+
+    private func firstOccupiedTick(from first: UInt64, through last: UInt64) -> UInt64? {
+        var tick = first
+        while tick <= last {
+            if heads[Int(tick & mask)] >= 0 { return tick }
+            tick += 1
+        }
+        return nil
     }
 
     private func link(_ index: Int32, into bucket: Int32) {

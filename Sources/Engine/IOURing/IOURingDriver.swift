@@ -281,23 +281,18 @@ final class IOURingDriver: RingDriver {
     /// segment larger than the MTU): windows go datagram by datagram from then on.
     private var segmentationRefused = false
 
-    /// The slot holds the headers, then the iovec array (two per datagram), so its size bounds
-    /// the count; so do the kernel's 64 segments and one UDP datagram's 65,507 bytes.
     func segmentLimit(headerLength: Int, chunk: Int) -> Int {
         if segmentationRefused { return 1 }
-        let bySlot = (context.configuration.sendSlotSize - 16) / (headerLength + 2 * MemoryLayout<iovec>.stride)
-        return max(1, min(Self.maximumSegments, bySlot, Self.maximumSegmentedPayload / (headerLength + chunk)))
+        return SegmentedSendLimit.datagrams(slotSize: context.configuration.sendSlotSize, headerLength: headerLength, chunk: chunk)
     }
-
-    static let maximumSegments = 64
-    static let maximumSegmentedPayload = 65_507
 
     func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
                        destination: IPv4Endpoint) {
         let message = slotMessages + Int(slot)
         let buffer = context.slots.buffer(slot)
-        let vectorOffset = (count * headerLength + 15) & ~15
-        let vectors = (buffer.baseAddress! + vectorOffset).bindMemory(to: iovec.self, capacity: 2 * count)
+        // The iovecs go after the headers, 16-byte aligned (`SegmentedSendLimit` keeps room).
+        let vectorStart = (UInt(bitPattern: buffer.baseAddress! + count * headerLength) + 15) & ~15
+        let vectors = UnsafeMutableRawPointer(bitPattern: vectorStart)!.bindMemory(to: iovec.self, capacity: 2 * count)
         let bodyBase = UnsafeMutableRawPointer(mutating: body.baseAddress)
         for i in 0..<count {
             vectors[2 * i] = iovec(iov_base: buffer.baseAddress! + i * headerLength, iov_len: headerLength)

@@ -89,8 +89,10 @@ final class InMemoryDriver: RingDriver {
         context.counters.datagramsSent &+= 1
     }
 
-    /// Segments like the kernel does: each datagram recorded on its own.
-    func segmentLimit(headerLength: Int, chunk: Int) -> Int { 64 }
+    /// Segments like the kernel does, within the same limits: each datagram recorded on its own.
+    func segmentLimit(headerLength: Int, chunk: Int) -> Int {
+        SegmentedSendLimit.datagrams(slotSize: context.configuration.sendSlotSize, headerLength: headerLength, chunk: chunk)
+    }
 
     func sendSegmented(fd: Int32, slot: Int32, headerLength: Int, count: Int, body: UnsafeRawBufferPointer, chunk: Int,
                        destination: IPv4Endpoint) {
