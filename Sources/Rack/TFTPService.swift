@@ -330,8 +330,8 @@ final class TFTPService: RackService, @unchecked Sendable {
                         counters.slotsExhausted &+= 1
                         continue
                     }
-                    run = DataRun(slot: slot, start: start, chunk: max(length, 1),
-                                  limit: ring.segmentLimit(headerLength: 4, chunk: max(length, 1)))
+                    let chunk = max(length, 1)
+                    run = DataRun(slot: slot, start: start, chunk: chunk, limit: ring.segmentLimit(headerLength: 4, chunk: chunk))
                 }
                 run.append(block: block, length: length)
                 counters.bytesSent &+= UInt64(length)
@@ -401,13 +401,10 @@ final class TFTPService: RackService, @unchecked Sendable {
 
     private func flush(_ run: inout DataRun, for session: TFTPSession, ring: RingContext) {
         guard let slot = run.slot else { return }
-        let body = UnsafeRawBufferPointer(rebasing: session.bytes.bytes[run.start..<run.start + run.total])
-        if run.count == 1 {
-            ring.send(slot, length: 4, on: session.socket, to: session.peer, appending: body.isEmpty ? nil : body)
-        } else {
-            ring.sendSegmented(slot, headerLength: 4, count: run.count, body: body, chunk: run.chunk,
-                               on: session.socket, to: session.peer)
-        }
+        // A run of one block is a plain send; sendSegmented decides.
+        ring.sendSegmented(slot, headerLength: 4, count: run.count,
+                           body: UnsafeRawBufferPointer(rebasing: session.bytes.bytes[run.start..<run.start + run.total]),
+                           chunk: run.chunk, on: session.socket, to: session.peer)
         run = DataRun()
     }
 

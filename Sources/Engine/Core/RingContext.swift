@@ -32,8 +32,9 @@ public struct RingConfiguration: Sendable {
     /// while the ring has a TCP connection or a socket opened after start (a TFTP transfer's):
     /// lock-step transfers and streams would pay it on every round trip. 0, the default, turns
     /// it off. A held stream of independent requests costs one wake-up per batch instead of one
-    /// per packet: on this VM, DHCP at 3,000 DORA/s went from 65–71 to 31 µs of CPU per DORA,
-    /// and DNS at 30k qps from 13.5 to 7.6 µs per query (docs/engine.md, "Batched waiting").
+    /// per packet: on this VM, DHCP at 3,000 DORA/s went from 65.0 to 39.5 µs of CPU per DORA
+    /// (Kea 181.7 in the same run), and DNS at 30k qps from 13.5 to 8.8 µs per query (Knot
+    /// 14.2) — docs/benchmarks.md; docs/engine.md, "Batched waiting".
     /// Windows of 50–100 µs caught too little company to pay.
     public var coalesceMicroseconds: UInt32 = 0
 

@@ -227,6 +227,16 @@ final class IOURingDriver: RingDriver {
 
     // MARK: Sending
 
+    /// Points a slot's message at `destination`, kept in the message itself.
+    @inline(__always)
+    private func address(_ message: UnsafeMutablePointer<SlotMessage>, to destination: IPv4Endpoint) {
+        withUnsafeMutableBytes(of: &message.pointee.address) { raw in
+            raw.storeBytes(of: destination.sockaddr, as: sockaddr_in.self)
+        }
+        message.pointee.header.msg_name = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!)
+        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+    }
+
     func sendDatagram(fd: Int32, slot: Int32, length: Int, extra: UnsafeRawBufferPointer?,
                       destination: IPv4Endpoint, source: UInt32, interfaceIndex: Int32) {
         let message = slotMessages + Int(slot)
@@ -237,11 +247,7 @@ final class IOURingDriver: RingDriver {
             message.pointee.vectors.1 = iovec(iov_base: UnsafeMutableRawPointer(mutating: extra.baseAddress), iov_len: extra.count)
             vectorCount = 2
         }
-        withUnsafeMutableBytes(of: &message.pointee.address) { raw in
-            raw.storeBytes(of: destination.sockaddr, as: sockaddr_in.self)
-        }
-        message.pointee.header.msg_name = UnsafeMutableRawPointer(mutating: UnsafeRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!))
-        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        address(message, to: destination)
         message.pointee.header.msg_iov = UnsafeMutablePointer(mutating: UnsafeRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.vectors)!).assumingMemoryBound(to: iovec.self))
         message.pointee.header.msg_iovlen = vectorCount
         message.pointee.header.msg_flags = 0
@@ -299,11 +305,7 @@ final class IOURingDriver: RingDriver {
             let start = i * chunk
             vectors[2 * i + 1] = iovec(iov_base: bodyBase.map { $0 + start }, iov_len: min(chunk, body.count - start))
         }
-        withUnsafeMutableBytes(of: &message.pointee.address) { raw in
-            raw.storeBytes(of: destination.sockaddr, as: sockaddr_in.self)
-        }
-        message.pointee.header.msg_name = UnsafeMutableRawPointer(message).advanced(by: MemoryLayout<SlotMessage>.offset(of: \.address)!)
-        message.pointee.header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        address(message, to: destination)
         message.pointee.header.msg_iov = vectors
         message.pointee.header.msg_iovlen = 2 * count
         message.pointee.header.msg_flags = 0
