@@ -35,14 +35,18 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with `$1…$n` bound to `parameters` (text form; nil is SQL NULL).
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresResult {
+        try PostgresResult(consuming: execute(sql, parameters, binaryResult: false), connection: handle)
+    }
+
+    /// PQexecParams with text parameters (nil is SQL NULL); the result, or nil, is the caller's.
+    private func execute(_ sql: String, _ parameters: [String?], binaryResult: Bool) -> OpaquePointer? {
         // libpq wants C strings that outlive the call: copy them, free them after.
         let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
         defer { copies.forEach { free($0) } }
         let values = copies.map { UnsafePointer($0) }
-        let result = values.withUnsafeBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
+        return values.withUnsafeBufferPointer { buffer in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, binaryResult ? 1 : 0)
         }
-        return try PostgresResult(consuming: result, connection: handle)
     }
 
     /// A statement parameter: text (PostgreSQL parses it by the column's type) or raw bytes
@@ -75,13 +79,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// interfaces and 100k records per pass. The view is valid only inside `body`.
     public func forEachRow(_ sql: String, _ parameters: [String?] = [],
                            _ body: (PostgresRowView) throws(PostgresError) -> Void) throws(PostgresError) {
-        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
-        defer { copies.forEach { free($0) } }
-        let values = copies.map { UnsafePointer($0) }
-        let result = values.withUnsafeBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 0)
-        }
-        let checked = try PostgresResult.checked(result, connection: handle)
+        let checked = try PostgresResult.checked(execute(sql, parameters, binaryResult: false), connection: handle)
         defer { PQclear(checked) }
         for row in 0..<PQntuples(checked) {
             try body(PostgresRowView(result: checked, row: row))
@@ -91,13 +89,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// The first column of the first row in binary form (a `bytea` as its bytes), nil for no row
     /// or NULL.
     public func bytes(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> [UInt8]? {
-        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
-        defer { copies.forEach { free($0) } }
-        let values = copies.map { UnsafePointer($0) }
-        let result = values.withUnsafeBufferPointer { buffer in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, buffer.baseAddress, nil, nil, 1)
-        }
-        return try PostgresResult.firstBinaryValue(consuming: result, connection: handle)
+        try PostgresResult.firstBinaryValue(consuming: execute(sql, parameters, binaryResult: true), connection: handle)
     }
 
     /// Calls `body` with a C array of pointers to `arrays`' storage (nil for a nil array, SQL
