@@ -39,6 +39,22 @@ int rp_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
 
 int rp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
+int rp_set_nonblocking(int fd, int on) { return fcntl(fd, F_SETFL, on ? O_NONBLOCK : 0); }
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+
+int rp_range_cached(int fd, uint64_t offset, uint64_t length) {
+    struct { uint64_t off, len; } range = { offset, length };
+    struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } stat;
+    if (length == 0) return 1;   // cachestat reads 0 as "to the end of the file"
+    if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t pages = (offset + length + page - 1) / page - offset / page;
+    return stat.nr_cache >= pages ? 1 : 0;
+}
+
 ssize_t rp_preadv2(int fd, const struct iovec *vector, int count, int64_t offset, int flags) {
     return preadv2(fd, vector, count, offset, flags);
 }

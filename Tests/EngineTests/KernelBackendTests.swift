@@ -331,6 +331,83 @@ struct KernelBackendTests {
         #expect(counters.streamBytesSent == UInt64(header.count))
         #expect(counters.connectionsAccepted == 1)
         #expect(counters.connectionsClosed == 1)
+        // Just written, so in the page cache: io_uring spliced all of it on the ring thread.
+        #expect(counters.fileReadsQueued == 0)
+    }
+
+    @Test("TCP on io_uring: a file not in the page cache is read by io_uring's workers and arrives intact",
+          .enabled(if: KernelBackends.all.contains(.ioURing)))
+    func tcpFileFromColdCache() throws {
+        let size = 5 << 20
+        let path = "/var/tmp/rackplane-cold-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        var content = [UInt8](repeating: 0, count: size)
+        var state: UInt32 = 0x2545_F491
+        for i in 0..<size {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            content[i] = UInt8(truncatingIfNeeded: state >> 24)
+        }
+        try Self.writeFile(path, content)
+        defer { unlink(path) }
+        // Written back, then dropped from the page cache (clean pages go at once).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(descriptor >= 0)
+        #expect(fsync(descriptor) == 0)
+        #expect(posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED) == 0)
+        close(descriptor)
+
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 10_000)
+        let engine = Engine(rings: 1, backend: .ioURing, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        let client = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)
+        let result = client.readAll(deadlineMilliseconds: 20_000)
+        #expect(result.eof)
+        let header = Array(TCPFileHandler.header.utf8)
+        #expect(result.bytes.count == header.count + size)
+        #expect(result.bytes.dropFirst(header.count).elementsEqual(content))
+        #expect(Self.waitUntil { handler.closedReasons.count == 1 })
+        engine.stop()
+        engine.wait()
+        let counters = engine.counters()[0]
+        #expect(counters.fileBytesSent == UInt64(size))
+        #expect(counters.fileReadsQueued > 0)
+    }
+
+    @Test("TCP: a reader that stops mid-file is cut off by the idle timeout; one that goes away closes with an error",
+          arguments: KernelBackends.all)
+    func fileToReaderThatStopsOrLeaves(backend: EngineBackend) throws {
+        let size = 32 << 20   // far more than loopback's socket buffers hold
+        let path = "/tmp/rackplane-stall-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        try Self.writeFile(path, [UInt8](repeating: 0x5A, count: size))
+        defer { unlink(path) }
+
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 300)
+        let engine = Engine(rings: 1, backend: backend, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        let stalled = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)   // never reads
+        #expect(Self.waitUntil(milliseconds: 5000) { handler.closedReasons.count == 1 })
+        #expect(handler.closedReasons == [.idleTimeout])
+        _ = stalled
+        do {
+            // Reads 1 MiB and closes with the rest unread: the next write meets a reset, which
+            // must close the connection (EPIPE or ECONNRESET), not raise SIGPIPE.
+            let leaving = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)
+            #expect(leaving.readAll(limit: 1 << 20).bytes.count == 1 << 20)
+        }
+        #expect(Self.waitUntil(milliseconds: 5000) { handler.closedReasons.count == 2 })
+        if handler.closedReasons.count == 2, case .error(let error) = handler.closedReasons[1] {
+            #expect(error == EPIPE || error == ECONNRESET)
+        } else {
+            Issue.record("closed: \(handler.closedReasons)")
+        }
+        engine.stop()
+        engine.wait()
+        let counters = engine.counters()[0]
+        #expect(counters.connectionsClosed == 2)
+        #expect(counters.fileBytesSent == 0)
     }
 
     @Test("TCP on io_uring with send_zc from a mapping: 5 MiB arrive intact, every notification in before sendCompleted",

@@ -40,6 +40,12 @@ size_t rp_cmsg_len(size_t length);
 ssize_t rp_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
 int rp_pipe_set_size(int fd, int size);
 int rp_pipe2(int fds[2], int flags);
+// F_SETFL with or without O_NONBLOCK (fcntl is variadic, which Swift cannot call). A socket's
+// other status flags (O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME) are never set here.
+int rp_set_nonblocking(int fd, int on);
+// 1 if every page of [offset, offset + length) of fd is in the page cache, 0 if some are not,
+// -1 if the kernel cannot tell (cachestat(2) is Linux 6.5; errno set). One syscall, no I/O.
+int rp_range_cached(int fd, uint64_t offset, uint64_t length);
 // preadv2 is declared only under _GNU_SOURCE; with RWF_NOWAIT it reads only what the page cache holds.
 ssize_t rp_preadv2(int fd, const struct iovec *vector, int count, int64_t offset, int flags);
 static const int RP_RWF_NOWAIT = 0x00000008;

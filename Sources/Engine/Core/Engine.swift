@@ -44,6 +44,9 @@ public final class Engine: @unchecked Sendable {
     /// Starts the ring threads and waits until each has run its handler's `started`; throws
     /// if any failed (then every ring is stopped).
     public func start() throws {
+        // A write to a connection its peer closed must come back as EPIPE, not kill the
+        // process: `splice` and `sendfile` to a socket have no MSG_NOSIGNAL.
+        signal(SIGPIPE, SIG_IGN)
         for index in 0..<ringCount {
             let ring = RingThread(index: index, engine: self)
             rings.withLock { $0.append(ring) }

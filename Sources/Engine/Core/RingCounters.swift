@@ -28,6 +28,9 @@ public final class RingCounters: @unchecked Sendable {
     public var coalescedWaits: UInt64 = 0
     /// Sends that carried several datagrams (UDP GSO, `RingContext.sendSegmented`).
     public var segmentedSends: UInt64 = 0
+    /// File ranges not wholly in the page cache, read into the pipe by an io_uring worker
+    /// (the others are spliced on the ring thread).
+    public var fileReadsQueued: UInt64 = 0
 
     public init() {}
 
@@ -42,6 +45,6 @@ public final class RingCounters: @unchecked Sendable {
          ("file_bytes_sent", fileBytesSent), ("idle_timeouts", idleTimeouts), ("total_timeouts", totalTimeouts),
          ("timers_fired", timersFired), ("completion_overflows", completionOverflows),
          ("submit_busy", submitBusy), ("batches", batches), ("coalesced_waits", coalescedWaits),
-         ("segmented_sends", segmentedSends)]
+         ("segmented_sends", segmentedSends), ("file_reads_queued", fileReadsQueued)]
     }
 }

@@ -17,7 +17,7 @@ struct UserData: Equatable {
         case streamReceive = 4       // multishot recv on a connection; index = connection
         case streamSend = 5          // send from a slot; index = connection
         case spliceIn = 6            // file → pipe; index = connection
-        case spliceOut = 7           // pipe → socket; index = connection
+        case fileWritable = 7        // poll for POLLOUT before a file's next splice to the socket; index = connection
         case wakeup = 8              // multishot poll on the ring's eventfd
         case cancel = 9              // an async cancel; its own result is ignored
         case timeout = 10            // the wheel's tick
