@@ -43,7 +43,8 @@ public struct RingConfiguration: Sendable {
 
 /// The two ways io_uring can send a file without copying it through user space.
 public enum FileSendMethod: String, Sendable, CaseIterable {
-    /// file → pipe → socket with linked `splice` pairs (1 MiB pipe).
+    /// file → pipe → socket with `splice` (1 MiB pipe), on the ring thread while the range is
+    /// in the page cache, else file → pipe on an io_uring worker.
     case splice
     /// `send_zc` from a read-only mapping of the file; the mapping is released once every
     /// send's notification (`IORING_CQE_F_NOTIF`) has arrived.
