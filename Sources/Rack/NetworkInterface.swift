@@ -34,7 +34,7 @@ public struct NetworkInterface: Sendable {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 64)
         guard fgets(&line, 64, file) != nil else { return nil }
-        let text = String(cString: line).trimmingCharacters()
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).trimmingCharacters()
         return MACAddress(text)
     }
 

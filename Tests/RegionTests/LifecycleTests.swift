@@ -194,7 +194,7 @@ struct LifecycleAPITests {
 
             _ = try await api.post("/machines/\(machine)/commission")
             let fresh = try await bootToken(harness, machine: machine)
-            try await harness.store.read { try $0.query("UPDATE boot_tokens SET expires_at = now() - interval '1 second'") }
+            try await harness.store.read { _ = try $0.query("UPDATE boot_tokens SET expires_at = now() - interval '1 second'") }
             let expired = try await report(api, machine, #"{"status": "ok"}"#, token: fresh)
             #expect(expired.status == 403)
             #expect(expired.error?.contains("expired") == true)
@@ -213,7 +213,7 @@ struct LifecycleAPITests {
             let timeouts = LifecycleTimeouts(store: harness.store, timeoutSeconds: 60, logger: .init(label: "test"))
             #expect(try await timeouts.checkOnce().isEmpty)
             try await harness.store.read {
-                try $0.query("UPDATE machines SET status_changed_at = now() - interval '61 seconds' WHERE id = $1::bigint", [String(machine)])
+                _ = try $0.query("UPDATE machines SET status_changed_at = now() - interval '61 seconds' WHERE id = $1::bigint", [String(machine)])
             }
             #expect(try await timeouts.checkOnce() == [String(machine)])
             let failed = try await api.get("/machines/\(machine)")
@@ -292,7 +292,7 @@ struct LifecycleAPITests {
         try await harness.run { api in
             let (machine, rack) = try await machine(api)
             try await harness.store.read {
-                try $0.query("UPDATE machines SET status = 'deployed', boot_purpose = 'local' WHERE id = $1::bigint", [String(machine)])
+                _ = try $0.query("UPDATE machines SET status = 'deployed', boot_purpose = 'local' WHERE id = $1::bigint", [String(machine)])
             }
             #expect(try await api.post("/machines/\(machine)/release").string("status") == "releasing")
             let poll = try await api.get("/rack/power?rack=\(rack)&wait=0", token: .rack)
@@ -393,7 +393,7 @@ struct LifecycleAPITests {
             // A compile that read the model before the commission committed publishes a newer
             // generation without the machine's token; the rack serves it: not enough.
             try await harness.store.read {
-                try $0.query("""
+                _ = try $0.query("""
                     UPDATE rack_controllers SET tables_generation = nextval('tables_generation'),
                         serving_generation = currval('tables_generation') WHERE id = $1::bigint
                     """, [String(rack)])
@@ -418,7 +418,7 @@ struct LifecycleAPITests {
         try await harness.run { api in
             let (machine, rack) = try await machine(api)
             try await harness.store.read {
-                try $0.query("UPDATE machines SET status = 'ready' WHERE id = $1::bigint", [String(machine)])
+                _ = try $0.query("UPDATE machines SET status = 'ready' WHERE id = $1::bigint", [String(machine)])
             }
             _ = try await api.post("/machines/\(machine)/deploy")
             #expect(try await api.post("/machines/\(machine)/release").string("status") == "releasing")

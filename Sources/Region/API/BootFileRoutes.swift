@@ -160,8 +160,9 @@ struct BootFileRoutes: Sendable {
     }
 
     private func storeChunk(_ chunk: [UInt8], file: String, index: Int) async throws {
+        // A staging row on a connection of its own; the upload's commit is the recorded write.
         try await store.read { connection in
-            try connection.query("INSERT INTO boot_file_chunks (file, index, bytes) VALUES ($1, $2::int, $3)",
+            _ = try connection.query("INSERT INTO boot_file_chunks (file, index, bytes) VALUES ($1, $2::int, $3)",
                                  parameters: [.text(file), .text(String(index)), .bytes(chunk)])
         }
     }

@@ -71,13 +71,13 @@ extension RegionStore {
     /// Leaves a message for the session's next page.
     func setFlash(_ message: String, session: WebSession) async throws {
         try await pool.withConnection { connection in
-            try connection.query("UPDATE web_sessions SET flash = $2 WHERE session_sha256 = $1", [session.digest, message])
+            _ = try connection.query("UPDATE web_sessions SET flash = $2 WHERE session_sha256 = $1", [session.digest, message])
         }
     }
 
     func closeWebSession(_ session: WebSession) async throws {
         try await pool.withConnection { connection in
-            try connection.query("DELETE FROM web_sessions WHERE session_sha256 = $1", [session.digest])
+            _ = try connection.query("DELETE FROM web_sessions WHERE session_sha256 = $1", [session.digest])
         }
     }
 
