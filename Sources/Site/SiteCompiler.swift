@@ -79,11 +79,20 @@ public enum SiteCompiler {
         }
     }
 
+    /// The DHCP and boot sections are built on a second thread while the zones are assembled on
+    /// this one: they share nothing but the (immutable) site. With 100,000 machines and 100,000
+    /// records that is 0.1 of the 0.4 s.
     public static func prepare(_ site: SiteConfiguration, leases: [SiteLeaseName] = []) -> PreparedTables {
-        PreparedTables(sections: builder(for: site).buildSections(), zones: SiteZones.builder(for: site, serial: 0, leases: leases))
+        let sections = SideThread { builder(for: site).buildSections() }
+        let zones = SiteZones.builder(for: site, serial: 0, leases: leases)
+        return PreparedTables(sections: sections.result(), zones: zones)
     }
 
-    public static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
+    /// `validate: false` leaves the check to the caller, who can run it beside other work
+    /// (the region checks while PostgreSQL stores the snapshot); bytes must not be served or
+    /// handed on unchecked.
+    public static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64,
+                               validate: Bool = true) throws(TablesError) -> [UInt8] {
         var zones = prepared.zones
         zones.setSerial(UInt32(truncatingIfNeeded: generation))
         let zoneSection: [UInt8]
@@ -93,7 +102,7 @@ public enum SiteCompiler {
             throw TablesError(.badSection, "zones: \(error)")
         }
         let bytes = prepared.sections.layout(zones: zoneSection, generation: generation, createdAt: createdAt)
-        try TableSnapshot.validate(bytes)
+        if validate { try TableSnapshot.validate(bytes) }
         return bytes
     }
 }

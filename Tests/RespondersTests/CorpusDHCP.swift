@@ -21,7 +21,7 @@ enum CorpusDHCP {
             bytes += chunk[0..<n]
         }
         var requests: [[UInt8]] = []
-        try bytes.withUnsafeBytes { raw in
+        bytes.withUnsafeBytes { raw in
             var offset = 24
             while offset + 16 <= raw.count {
                 let captured = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))

@@ -348,10 +348,13 @@ func text(_ s: String?) -> String { s ?? "<none>" }
                 answered += 1
                 #expect(reply.siaddr == IPv4Address(198, 18, 0, 1))
                 #expect(reply.vendorClassIdentifier() == "PXEClient")
-                let request = try DHCPMessage(parsing: UnsafeRawBufferPointer(start: datagram, count: datagram.count))
-                let expected = request.userClassContains("iPXE") ? "http://198.18.0.1:5248/ipxe.cfg" : "lpxelinux.0"
+                let (iPXE, discover) = try datagram.withUnsafeBytes { raw in
+                    let request = try DHCPMessage(parsing: raw)
+                    return (request.userClassContains("iPXE"), request.messageType == .discover)
+                }
+                let expected = iPXE ? "http://198.18.0.1:5248/ipxe.cfg" : "lpxelinux.0"
                 #expect(reply.bootfileName() == expected)
-                #expect(reply.messageType == (request.messageType == .discover ? .offer : .ack))
+                #expect(reply.messageType == (discover ? .offer : .ack))
             }
         }
         #expect(answered >= 4)

@@ -51,7 +51,7 @@ import Testing
         // IHL smaller than 5 words.
         var ip = [UInt8](repeating: 0, count: 20)
         ip[0] = 0x44
-        ip.withUnsafeBytes { bytes in #expect(throws: WireError.self) { _ = try IPv4Packet(parsing: bytes) } }
+        _ = ip.withUnsafeBytes { bytes in #expect(throws: WireError.self) { _ = try IPv4Packet(parsing: bytes) } }
     }
 
     @Test func vlanTagsAreStripped() throws {

@@ -60,7 +60,7 @@ import Testing
     @Test func heapOverflowCaptureIsRefused() throws {
         let datagrams = try Corpus.udpDatagrams("tcpdump/tftp-heapoverflow.pcap")
         for datagram in datagrams {
-            datagram.payload.withUnsafeBytes { raw in
+            _ = datagram.payload.withUnsafeBytes { raw in
                 #expect(throws: WireError.self) { try TFTPPacket.parse(raw) }
             }
         }

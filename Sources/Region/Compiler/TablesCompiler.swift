@@ -35,9 +35,9 @@ public struct TablesCompiler: Sendable {
         public var model: Duration = .zero
         /// Turning the model into each rack's site and fingerprinting it.
         public var fingerprint: Duration = .zero
-        /// Building and validating the snapshots that changed.
+        /// Building the snapshots that changed and their content addresses.
         public var build: Duration = .zero
-        /// Storing, recording and announcing them.
+        /// Storing, recording and announcing them; each is checked beside its store.
         public var store: Duration = .zero
         public var total: Duration { model + fingerprint + build + store }
     }
@@ -91,31 +91,52 @@ public struct TablesCompiler: Sendable {
             let generation = try connection.query("SELECT nextval('tables_generation')").scalar.flatMap(UInt64.init) ?? 0
             let bytes: [UInt8]
             do {
-                bytes = try SiteCompiler.compile(prepared, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970))
+                bytes = try SiteCompiler.compile(prepared, generation: generation, createdAt: UInt64(Date().timeIntervalSince1970),
+                                                 validate: false)
             } catch {
                 report.failed[rackID] = "\(error)"
                 report.timings.build += lap()
                 continue
             }
             let digest = Secrets.hex(SHA256.hash(bytes))
+            // The snapshot is checked on a second thread while PostgreSQL stores it (its LZ4
+            // and WAL run in the server's process): nothing is committed, recorded or
+            // announced unless the check passed.
+            let check = SideThread { () -> TablesError? in
+                do throws(TablesError) {
+                    try TableSnapshot.validate(bytes)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
             report.timings.build += lap()
             let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
             let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
             // A rack deleted meanwhile updates no row: nothing is announced for it.
-            let stored = try connection.transaction { connection in
-                try connection.query("""
-                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
-                    ON CONFLICT (sha256) DO NOTHING
-                    """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
-                let updated = try connection.query("""
-                    UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
-                    WHERE id = $1::bigint RETURNING id
-                    """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
-                if updated {
-                    if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
-                    try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+            let stored: Bool
+            do {
+                stored = try connection.transaction { connection in
+                    try connection.query("""
+                        INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
+                        ON CONFLICT (sha256) DO NOTHING
+                        """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
+                    if let failure = check.result() { throw failure }
+                    let updated = try connection.query("""
+                        UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
+                        WHERE id = $1::bigint RETURNING id
+                        """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
+                    if updated {
+                        if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
+                        try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+                    }
+                    return updated
                 }
-                return updated
+            } catch let failure as TablesError {
+                // Rolled back: the rack keeps its tables, as when the build itself fails.
+                report.failed[rackID] = "\(failure)"
+                report.timings.store += lap()
+                continue
             }
             if stored { report.published.append(announcement) }
             report.timings.store += lap()
