@@ -363,7 +363,7 @@ final class HTTPService: RackService, @unchecked Sendable {
         if body.length > 0, body.length <= UInt64(writer.remaining),
            Self.readCached(fd, offset: body.offset, into: UnsafeMutableRawBufferPointer(rebasing: slot.buffer[writer.count..<writer.count + Int(body.length)])) {
             // A small body already in the page cache goes in the head's slot: one send, one
-            // segment, where splice would take two operations through io_uring's workers.
+            // segment, where a file send would take a second send and two splices.
             Glibc.close(fd)
             begin(verdict.status, bodyBytes: body.length, persistent: persistent, i)
             counters.headBytesSent &+= UInt64(writer.count)

@@ -115,8 +115,10 @@ public struct RegionServer {
                 logger.warning("proxy: \(options.proxy.squidPath) not found: running without the caching proxy (apt-get install squid, or --proxy off to silence this)")
             }
         }
+        let supervisedProxy = proxyService
         let advertisement = ProxyAdvertisement(
-            enabled: proxyService != nil, port: options.proxy.port, url: options.proxy.url, listenHost: options.host)
+            enabled: proxyService != nil, port: options.proxy.port, url: options.proxy.url, listenHost: options.host,
+            serving: { supervisedProxy?.isServing ?? false })
         let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer, proxy: advertisement)
         let app = Application(
             router: router,

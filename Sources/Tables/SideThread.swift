@@ -5,8 +5,9 @@ import Glibc
 /// Runs `body` on a thread of its own while the caller goes on; `result()` waits for it. For
 /// the independent halves of a compile on a machine with a core to spare: the DHCP sections
 /// beside the zones, the snapshot's check beside PostgreSQL storing it. No pool: a compile
-/// starts a thread or two, a few tens of µs against its hundreds of ms.
-public final class SideThread<Value: Sendable>: @unchecked Sendable {
+/// starts a thread or two, a few tens of µs against its hundreds of ms. Not `Sendable`: the
+/// thread that made it is the one that asks for the result.
+public final class SideThread<Value: Sendable> {
     private var thread = pthread_t()
     private var started = false
     private var joined = false

@@ -94,7 +94,12 @@ public final class TableSnapshot: @unchecked Sendable {
     /// Checks `array` as `init` does, in place, without keeping or copying it: for a builder
     /// checking its own output (a 100k-machine snapshot is 55 MB).
     public static func validate(_ array: [UInt8]) throws(TablesError) {
-        let failure: TablesError? = array.withUnsafeBytes { raw in
+        if let failure = validationError(array) { throw failure }
+    }
+
+    /// What `validate` would throw, or nil: for a check run on another thread.
+    public static func validationError(_ array: [UInt8]) -> TablesError? {
+        array.withUnsafeBytes { raw in
             do throws(TablesError) {
                 _ = try TableSnapshot(bytes: raw, owner: nil)
                 return nil
@@ -102,7 +107,6 @@ public final class TableSnapshot: @unchecked Sendable {
                 return error
             }
         }
-        if let failure { throw failure }
     }
 
     /// Validates a snapshot held in an array (copied into memory the snapshot owns).

@@ -410,6 +410,46 @@ struct KernelBackendTests {
         #expect(counters.fileBytesSent == 0)
     }
 
+    @Test("TCP: a file truncated after its send was sized sends what exists, then closes with EIO",
+          arguments: KernelBackends.all)
+    func fileTruncatedUnderTheSend(backend: EngineBackend) throws {
+        let path = "/var/tmp/rackplane-truncated-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        try Self.writeFile(path, [UInt8](repeating: 0x3C, count: 5 << 20))
+        defer { unlink(path) }
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 10_000)   // sizes the send: 5 MiB
+        let engine = Engine(rings: 1, backend: backend, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+        #expect(truncate(path, 2 << 20) == 0)
+
+        let client = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)
+        let result = client.readAll(deadlineMilliseconds: 20_000)
+        #expect(result.bytes.count == TCPFileHandler.header.utf8.count + (2 << 20))
+        #expect(Self.waitUntil { handler.closedReasons.count == 1 })
+        #expect(handler.closedReasons == [.error(EIO)])
+    }
+
+    @Test("TCP: stop() in the middle of a file to a reader that paused ends the ring at once",
+          arguments: KernelBackends.all)
+    func stopDuringFileSend(backend: EngineBackend) throws {
+        let path = "/tmp/rackplane-stop-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        try Self.writeFile(path, [UInt8](repeating: 0x7E, count: 32 << 20))
+        defer { unlink(path) }
+        let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 30_000)
+        let engine = Engine(rings: 1, backend: backend, configuration: Self.configuration()) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        let client = try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 5000)
+        #expect(client.readAll(limit: 1 << 20).bytes.count == 1 << 20)   // then stops reading
+        let before = Loopback.milliseconds()
+        engine.stop()
+        engine.wait()
+        #expect(Loopback.milliseconds() - before < 2000)
+        #expect(handler.closedReasons == [.shutdown])
+        #expect(engine.counters()[0].fileBytesSent == 0)
+    }
+
     @Test("TCP on io_uring with send_zc from a mapping: 5 MiB arrive intact, every notification in before sendCompleted",
           .enabled(if: KernelBackends.all.contains(.ioURing)))
     func tcpZeroCopySendFile() throws {

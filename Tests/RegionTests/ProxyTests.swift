@@ -83,6 +83,13 @@ struct ProxyAdvertisementTests {
         #expect(configured.url(authority: "198.18.0.2:5240") == "http://proxy.example:3128/")
     }
 
+    @Test func noneWhileSquidIsDown() {
+        let down = ProxyAdvertisement(enabled: true, port: 8000, url: "http://proxy.example:3128/", listenHost: "0.0.0.0",
+                                      serving: { false })
+        #expect(down.url(authority: "198.18.0.2:5240") == nil)
+        #expect(ProxyRoutes.settings(url: down.url(authority: "198.18.0.2:5240")).enabled == false)
+    }
+
     @Test func noneWhenOff() {
         #expect(ProxyAdvertisement.off.url(authority: "198.18.0.2:5240") == nil)
     }

@@ -265,6 +265,31 @@ def test_without_squid_the_region_runs_and_says_so_once():
         assert region.stop() == 0
 
 
+def test_while_squid_keeps_dying_machines_are_told_there_is_no_proxy(tmp_path):
+    # A squid that initialises its cache (-z) and then dies at once, as one with a broken
+    # setting would: the region restarts it with a growing delay (1, 2, 4 s…).
+    os.chmod(tmp_path, 0o755)
+    squid = tmp_path / "squid"
+    squid.write_text('#!/bin/sh\ncase " $* " in *" -z "*) exit 0 ;; esac\nexit 1\n')
+    squid.chmod(0o755)
+    region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "on", "RACKPLANE_SQUID": str(squid),
+                                "RACKPLANE_REGION_PROXY_PORT": str(free_port())})
+    try:
+        fabric = region.create("/fabrics", {"name": "fabric-0"})
+        vlan = region.create("/vlans", {"fabric_id": fabric["id"], "vid": 0})
+        subnet = region.create("/subnets", {"vlan_id": vlan["id"], "cidr": "198.18.80.0/24"})
+        machine = region.create("/machines", {"hostname": "node-1", "interfaces": [
+            {"name": "eno1", "mac": "52:54:00:80:00:01", "subnet_id": subnet["id"]}]})
+        # From this line on squid is down for 4 s: the question below falls inside that gap.
+        wait_for(lambda: "restarting in 4 s" in open(region.log_path).read(), "the region to restart squid three times", 60)
+        status, settings = region.api("GET", f"/machines/{machine['id']}/proxy")
+        assert status == 200 and settings == {"enabled": False, "http_proxy": None, "cloud_config": None, "preseed": None}
+        assert metric(region, "rackplane_region_proxy_up") == 0
+        assert metric(region, "rackplane_region_proxy_restarts_total") >= 3
+    finally:
+        assert region.stop() == 0
+
+
 def service_name(proxy_directory: str) -> str:
     """SquidConfiguration.serviceName: FNV-1a of the directory, which names squid's /dev/shm segments."""
     value = 0x811C9DC5

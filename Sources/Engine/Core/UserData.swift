@@ -16,7 +16,7 @@ struct UserData: Equatable {
         case accept = 3              // multishot accept; index = listener socket
         case streamReceive = 4       // multishot recv on a connection; index = connection
         case streamSend = 5          // send from a slot; index = connection
-        case spliceIn = 6            // file → pipe; index = connection
+        case fileRead = 6            // splice file → pipe on an io-wq worker (a range not in the page cache); index = connection
         case fileWritable = 7        // poll for POLLOUT before a file's next splice to the socket; index = connection
         case wakeup = 8              // multishot poll on the ring's eventfd
         case cancel = 9              // an async cancel; its own result is ignored

@@ -170,8 +170,9 @@ final class IOURingDriver: RingDriver {
     func armListener(_ id: SocketID, fd: Int32) {
         let sqe = submissionEntry()
         // Accepted sockets stay blocking: io_uring's recv and send never block the ring (they
-        // poll internally), while splice runs in io_uring's workers and honours O_NONBLOCK —
-        // a non-blocking socket would make it fail with EAGAIN whenever the send buffer fills.
+        // poll internally), while a send punted to an io-wq worker on an O_NONBLOCK socket
+        // fails with EAGAIN (the kernel adds MSG_DONTWAIT for it). Only the file send's own
+        // splices make a socket non-blocking, for the length of each call.
         io_uring_prep_multishot_accept(sqe, fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, UserData(.accept, index: id.index, generation: id.generation).raw)
         socketOperations[Int(id.index)] += 1
@@ -200,6 +201,8 @@ final class IOURingDriver: RingDriver {
             return
         }
         cancelAll(fd: fd)
+        // A queued file read targets the pipe, not the socket.
+        if streams[Int(id.index)].file >= 0, streams[Int(id.index)].pipeWrite >= 0 { cancelAll(fd: streams[Int(id.index)].pipeWrite) }
         if streams[Int(id.index)].mapping != nil { abandonQueuedData(fd: fd) }
     }
 
@@ -402,26 +405,19 @@ final class IOURingDriver: RingDriver {
     /// without being copied through user space. The default: on loopback it beat send_zc from
     /// a mapping 1.65× (figures at `RingConfiguration.fileSendMethod` and in docs/benchmarks.md).
     static let pipeBytes: Int32 = 1 << 20
-    /// File bytes one connection may move per turn of the loop before the others get theirs.
-    static let fileBytesPerTurn = 4 << 20
+    /// File bytes one connection may move in one go before the others get theirs.
+    static let fileBytesPerConnection = 4 << 20
+    /// File bytes all connections together may move on the ring thread per turn of the loop:
+    /// at about 5 GiB/s that is 1.5 ms, so the datagrams of the ring's other services wait
+    /// no longer than that behind a busy image server.
+    static let fileBytesPerTurn = 8 << 20
+    /// What is left of `fileBytesPerTurn` in this turn.
+    var fileBytesThisTurn = 0
 
+    /// Records the file range; the send starts at the top of the next turn (`startQueuedFiles`),
+    /// not inside the handler's call: it can finish, or fail, at once.
     func streamSendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
-        if context.configuration.fileSendMethod == .zeroCopySend {
-            zeroCopySendFile(id, fd: fd, file: file, offset: offset, length: length)
-            return
-        }
         let i = Int(id.index)
-        if streams[i].pipeRead < 0 {
-            var ends: (Int32, Int32) = (-1, -1)
-            let made = withUnsafeMutableBytes(of: &ends) { rp_pipe2($0.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC) }
-            guard made == 0 else {
-                context.beginClosing(id, reason: .error(errno))
-                return
-            }
-            _ = rp_pipe_set_size(ends.1, Self.pipeBytes)
-            streams[i].pipeRead = ends.0
-            streams[i].pipeWrite = ends.1
-        }
         streams[i].file = file
         streams[i].fileOffset = offset
         streams[i].fileRemaining = length
@@ -436,45 +432,58 @@ final class IOURingDriver: RingDriver {
         while !filesToStart.isEmpty {
             swap(&filesToStart, &filesStarting)
             for id in filesStarting where context.liveConnection(id) != nil {
-                continueFile(id, fd: context.connections[Int(id.index)].fd)
+                let fd = context.connections[Int(id.index)].fd
+                if context.configuration.fileSendMethod == .zeroCopySend {
+                    startZeroCopy(id, fd: fd)
+                } else {
+                    startSplicing(id, fd: fd)
+                }
             }
             filesStarting.removeAll(keepingCapacity: true)
         }
     }
 
+    private func startSplicing(_ id: ConnectionID, fd: Int32) {
+        let i = Int(id.index)
+        if streams[i].pipeRead < 0 {
+            var ends: (Int32, Int32) = (-1, -1)
+            let made = withUnsafeMutableBytes(of: &ends) { rp_pipe2($0.baseAddress!.assumingMemoryBound(to: Int32.self), O_CLOEXEC) }
+            guard made == 0 else {
+                context.beginClosing(id, reason: .error(errno))
+                return
+            }
+            _ = rp_pipe_set_size(ends.1, Self.pipeBytes)
+            streams[i].pipeRead = ends.0
+            streams[i].pipeWrite = ends.1
+        }
+        continueFile(id, fd: fd)
+    }
+
     /// Moves the file on, on the ring thread, as nginx's `sendfile` does: io_uring runs every
-    /// `IORING_OP_SPLICE` on a worker thread, and those hand-offs cost more CPU per GiB than
-    /// the splices themselves. Pages already in the page cache go file → pipe here (that
-    /// cannot wait for the disk; `cachestat` says so first); others are read into the pipe by
-    /// an io_uring splice, so a cold file never blocks the ring. The pipe goes to the socket
-    /// with the socket non-blocking for that call only (io_uring's own sends on it expect a
-    /// blocking socket); a full socket arms a poll for POLLOUT, with the idle timeout linked.
+    /// `IORING_OP_SPLICE` on a worker thread, and with many clients those hand-offs cost more
+    /// CPU per GiB than the splices themselves. A range whose pages are all in the page cache
+    /// and read (`cachedRange`) goes file → pipe here; any other is read into the pipe by an
+    /// io_uring splice, so a cold file does not hold the ring. The pipe goes to the socket with
+    /// the socket non-blocking for that call only; a full socket, or a spent budget, arms a
+    /// poll for POLLOUT with the idle timeout linked.
     private func continueFile(_ id: ConnectionID, fd: Int32) {
         let i = Int(id.index)
-        var budget = Self.fileBytesPerTurn
-        var nonblocking = false
-        defer { if nonblocking { _ = rp_set_nonblocking(fd, 0) } }
+        var budget = min(Self.fileBytesPerConnection, fileBytesThisTurn)
         while true {
             if streams[i].inPipe > 0 {
-                if !nonblocking {
-                    guard rp_set_nonblocking(fd, 1) == 0 else {
-                        context.beginClosing(id, reason: .error(errno))
-                        return
-                    }
-                    nonblocking = true
+                guard budget > 0 else {
+                    // Most likely still writable: the poll completes on the next turn, after
+                    // the datagrams and connections waiting behind this one.
+                    waitForWritable(id, fd: fd)
+                    return
                 }
-                let moved = rp_splice(streams[i].pipeRead, nil, fd, nil, streams[i].inPipe, RP_SPLICE_F_MOVE)
+                let moved = spliceToSocket(i, fd: fd, count: min(streams[i].inPipe, budget))
                 if moved > 0 {
                     streams[i].inPipe -= moved
                     streams[i].fileSent += Int64(moved)
                     budget -= moved
+                    fileBytesThisTurn -= moved
                     context.streamActivity(id)
-                    if budget <= 0 {
-                        // Most likely still writable: the poll completes on the next turn,
-                        // after the connections waiting behind this one.
-                        waitForWritable(id, fd: fd)
-                        return
-                    }
                     continue
                 }
                 if moved < 0, errno == EAGAIN {
@@ -491,35 +500,64 @@ final class IOURingDriver: RingDriver {
                 return
             }
             let chunk = Int(min(streams[i].fileRemaining, Int64(Self.pipeBytes)))
-            guard rp_range_cached(streams[i].file, UInt64(streams[i].fileOffset), UInt64(chunk)) == 1 else {
+            guard cachedRange(streams[i].file, offset: streams[i].fileOffset, length: chunk) else {
                 queueFileRead(id, chunk: chunk)
                 return
             }
             var offset = streams[i].fileOffset
             let read = rp_splice(streams[i].file, &offset, streams[i].pipeWrite, nil, chunk, RP_SPLICE_F_MOVE)
-            guard read > 0 else {
-                // 0: the file ended early (truncated under us); stop rather than spin.
-                context.beginClosing(id, reason: .error(read < 0 ? errno : EIO))
-                return
-            }
-            fileRead(i, bytes: read)
+            guard filledPipe(id, read: read < 0 ? -Int(errno) : read) else { return }
         }
     }
 
-    /// Fills the pipe from a range not wholly in the page cache, on an io_uring worker.
+    /// Whether `length` bytes at `offset` can be spliced without waiting for the disk: every
+    /// page is in the page cache (`cachestat`, which also counts pages still being read in) and
+    /// the last one is already read (a one-byte `RWF_NOWAIT` read; readahead fills a range in
+    /// order). Pages evicted in the µs between this and the splice would still be read
+    /// inline; false when the kernel cannot tell (no `cachestat` before Linux 6.5).
+    private func cachedRange(_ file: Int32, offset: Int64, length: Int) -> Bool {
+        guard rp_range_cached(file, UInt64(offset), UInt64(length)) == 1 else { return false }
+        var byte: UInt8 = 0
+        return withUnsafeMutablePointer(to: &byte) { pointer in
+            var vector = iovec(iov_base: UnsafeMutableRawPointer(pointer), iov_len: 1)
+            return rp_preadv2(file, &vector, 1, offset + Int64(length) - 1, RP_RWF_NOWAIT) == 1
+        }
+    }
+
+    /// pipe → socket without waiting: the socket is non-blocking for this call only, and
+    /// blocking again before anything else can use it.
+    private func spliceToSocket(_ i: Int, fd: Int32, count: Int) -> Int {
+        guard rp_set_nonblocking(fd, 1) == 0 else { return -1 }
+        let moved = rp_splice(streams[i].pipeRead, nil, fd, nil, count, RP_SPLICE_F_MOVE)
+        let error = errno
+        _ = rp_set_nonblocking(fd, 0)
+        errno = error
+        return moved
+    }
+
+    /// Fills the pipe from a range not known to be read in, on an io_uring worker.
     private func queueFileRead(_ id: ConnectionID, chunk: Int) {
         let i = Int(id.index)
         context.counters.fileReadsQueued &+= 1
         let sqe = submissionEntry()
         io_uring_prep_splice(sqe, streams[i].file, streams[i].fileOffset, streams[i].pipeWrite, -1, UInt32(chunk), RP_SPLICE_F_MOVE)
-        io_uring_sqe_set_data64(sqe, UserData(.spliceIn, index: id.index, generation: id.generation).raw)
+        io_uring_sqe_set_data64(sqe, UserData(.fileRead, index: id.index, generation: id.generation).raw)
         connectionOperations[i] += 1
     }
 
-    private func fileRead(_ i: Int, bytes: Int) {
-        streams[i].inPipe += bytes
-        streams[i].fileOffset += Int64(bytes)
-        streams[i].fileRemaining -= Int64(bytes)
+    /// Accounts for a file → pipe splice (`read`: bytes, or -errno); false if the connection
+    /// is closing for it. 0 means the file ended early (truncated under us): stop rather than
+    /// spin.
+    private func filledPipe(_ id: ConnectionID, read: Int) -> Bool {
+        guard read > 0 else {
+            context.beginClosing(id, reason: .error(read < 0 ? Int32(-read) : EIO))
+            return false
+        }
+        let i = Int(id.index)
+        streams[i].inPipe += read
+        streams[i].fileOffset += Int64(read)
+        streams[i].fileRemaining -= Int64(read)
+        return true
     }
 
     private func waitForWritable(_ id: ConnectionID, fd: Int32) {
@@ -536,13 +574,10 @@ final class IOURingDriver: RingDriver {
     /// space itself), so a chunk costs one completion and one notification; the linked
     /// timeout applies per chunk, so a reader that stops for the idle time is cut off.
     static let zeroCopyChunk: Int64 = 4 << 20
-    private func zeroCopySendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
+    private func startZeroCopy(_ id: ConnectionID, fd: Int32) {
         let i = Int(id.index)
         precondition(streams[i].mapping == nil && !streams[i].zeroCopySending)
-        streams[i].file = file
-        streams[i].fileOffset = offset
-        streams[i].fileRemaining = length
-        streams[i].fileSent = 0
+        let (file, offset, length) = (streams[i].file, streams[i].fileOffset, streams[i].fileRemaining)
         if length > 0 {
             let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
             let start = offset / page * page
@@ -652,6 +687,8 @@ final class IOURingDriver: RingDriver {
             context.advanceClock()
             if thread.shouldStop, !context.isStopping { context.beginShutdown() }
             if context.isStopping, !context.hasOpenDescriptors, slotOperations == 0, otherOperations == 0 { break }
+            fileBytesThisTurn = Self.fileBytesPerTurn
+            // Files a handler queued in `batchEnded` or a timer.
             startQueuedFiles()
             let result: Int32
             var first: UnsafeMutablePointer<io_uring_cqe>?
@@ -691,6 +728,8 @@ final class IOURingDriver: RingDriver {
                 _ = io_uring_get_events(ring)
                 reap()
             }
+            // Files queued by this batch's completions start inside the batch.
+            startQueuedFiles()
             context.counters.batches &+= 1
             context.handler.batchEnded(ring: context)
         }
@@ -760,8 +799,8 @@ final class IOURingDriver: RingDriver {
             streamReceived(data, result: result, flags: flags, more: more)
         case .streamSend:
             streamSent(data, result: result)
-        case .spliceIn:
-            splicedIn(data, result: result)
+        case .fileRead:
+            fileReadCompleted(data, result: result)
         case .fileWritable:
             becameWritable(data, result: result)
         case .linkTimeout:
@@ -911,18 +950,11 @@ final class IOURingDriver: RingDriver {
         context.streamSendFinished(id, bytes: streams[i].length, file: false)
     }
 
-    private func splicedIn(_ data: UserData, result: Int32) {
+    private func fileReadCompleted(_ data: UserData, result: Int32) {
         let id = ConnectionID(index: data.index, generation: data.generation)
-        let i = Int(id.index)
         defer { connectionOperationEnded(id) }
-        guard context.liveConnection(id) != nil else { return }
-        guard result > 0 else {
-            // 0: the file ended early (truncated under us); stop here rather than spin.
-            context.beginClosing(id, reason: .error(result < 0 ? -result : EIO))
-            return
-        }
-        fileRead(i, bytes: Int(result))
-        continueFile(id, fd: context.connections[i].fd)
+        guard context.liveConnection(id) != nil, filledPipe(id, read: Int(result)) else { return }
+        continueFile(id, fd: context.connections[Int(id.index)].fd)
     }
 
     private func becameWritable(_ data: UserData, result: Int32) {

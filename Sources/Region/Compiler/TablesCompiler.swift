@@ -102,14 +102,7 @@ public struct TablesCompiler: Sendable {
             // The snapshot is checked on a second thread while PostgreSQL stores it (its LZ4
             // and WAL run in the server's process): nothing is committed, recorded or
             // announced unless the check passed.
-            let check = SideThread { () -> TablesError? in
-                do throws(TablesError) {
-                    try TableSnapshot.validate(bytes)
-                    return nil
-                } catch {
-                    return error
-                }
-            }
+            let check = SideThread { TableSnapshot.validationError(bytes) }
             report.timings.build += lap()
             let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
             let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
@@ -121,7 +114,7 @@ public struct TablesCompiler: Sendable {
                         INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
                         ON CONFLICT (sha256) DO NOTHING
                         """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
-                    if let failure = check.result() { throw failure }
+                    if let failure = check.result() { throw SnapshotCheckFailed(reason: failure) }
                     let updated = try connection.query("""
                         UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
                         WHERE id = $1::bigint RETURNING id
@@ -132,9 +125,9 @@ public struct TablesCompiler: Sendable {
                     }
                     return updated
                 }
-            } catch let failure as TablesError {
+            } catch let failure as SnapshotCheckFailed {
                 // Rolled back: the rack keeps its tables, as when the build itself fails.
-                report.failed[rackID] = "\(failure)"
+                report.failed[rackID] = "\(failure.reason)"
                 report.timings.store += lap()
                 continue
             }
@@ -253,6 +246,11 @@ public struct TablesCompiler: Sendable {
     public static func snapshot(sha256: String, on connection: PostgresConnection) throws -> [UInt8]? {
         try connection.bytes("SELECT bytes FROM table_snapshots WHERE sha256 = $1", [sha256])
     }
+}
+
+/// A built snapshot that did not pass its check, thrown to roll back the store.
+struct SnapshotCheckFailed: Error {
+    let reason: TablesError
 }
 
 enum HexDecoding {

@@ -12,7 +12,8 @@ enum ChildProcess {
     /// Starts `arguments` with stdin on /dev/null and the region's stdout and stderr (squid's
     /// fatal messages land in the region's log), in a process group of its own. Signals the region ignores or handles are back
     /// to their defaults in the child: swift-service-lifecycle sets SIGTERM and SIGINT to
-    /// SIG_IGN, which exec would otherwise pass on.
+    /// SIG_IGN, and a process that runs an `Engine` ignores SIGPIPE, which exec would
+    /// otherwise pass on.
     static func spawn(_ arguments: [String], output: Int32? = nil) throws(SpawnError) -> pid_t {
         // The API's listening socket and the database connections must not live on in squid.
         EmbeddedCluster.markInheritedDescriptorsCloseOnExec()
@@ -29,7 +30,7 @@ enum ChildProcess {
         defer { posix_spawnattr_destroy(&attributes) }
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var unblocked = sigset_t()
         sigemptyset(&unblocked)

@@ -3,27 +3,32 @@ import Hummingbird
 
 /// What the region tells machines about its proxy.
 public struct ProxyAdvertisement: Sendable {
-    /// False when the proxy is off or squid is not installed.
+    /// False when the proxy is off or squid is not installed (see also `serving`).
     public var enabled: Bool
     public var port: Int
     /// The operator's `proxy_url`, used as it is.
     public var url: String?
     /// The API's listen address: the proxy's host when a request names none.
     public var listenHost: String
+    /// Whether squid is running now. A machine told to use a proxy that is down fails every
+    /// package it fetches, so while squid is down (restarting, or given up on) machines are
+    /// told there is none and fetch directly.
+    public var serving: @Sendable () -> Bool
 
     public static let off = ProxyAdvertisement(enabled: false, port: 0, url: nil, listenHost: "")
 
-    public init(enabled: Bool, port: Int, url: String?, listenHost: String) {
+    public init(enabled: Bool, port: Int, url: String?, listenHost: String, serving: @escaping @Sendable () -> Bool = { true }) {
         self.enabled = enabled
         self.port = port
         self.url = url
         self.listenHost = listenHost
+        self.serving = serving
     }
 
     /// The proxy's URL for a client that reached the API at `authority` (`Host`): squid runs
     /// beside the API, so the name or address that reached one reaches the other.
     public func url(authority: String?) -> String? {
-        guard enabled else { return nil }
+        guard enabled, serving() else { return nil }
         if let url { return url }
         var host = Self.host(ofAuthority: authority ?? "")
         if host.isEmpty {

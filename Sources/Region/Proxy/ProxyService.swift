@@ -124,6 +124,9 @@ public final class ProxyService: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
+    /// Whether squid is running now (between its start and its exit).
+    public var isServing: Bool { child.load(ordering: .acquiring) > 0 }
+
     // MARK: squid's process
 
     private func supervise() {
