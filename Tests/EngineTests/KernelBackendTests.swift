@@ -298,14 +298,7 @@ struct KernelBackendTests {
     @Test("TCP: a reply from a send slot, then 5 MiB with sendfile, then close", arguments: KernelBackends.all)
     func tcpSlotThenFile(backend: EngineBackend) throws {
         let size = 5 << 20
-        let path = "/tmp/rackplane-epoll-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
-        var content = [UInt8](repeating: 0, count: size)
-        var state: UInt32 = 0x1234_5678
-        for i in 0..<size {
-            state = state &* 1_664_525 &+ 1_013_904_223    // a cheap pattern no truncation hides
-            content[i] = UInt8(truncatingIfNeeded: state >> 24)
-        }
-        try Self.writeFile(path, content)
+        let (path, content) = try Self.patternFile("/tmp/rackplane-epoll-test", size: size, seed: 0x1234_5678)
         defer { unlink(path) }
 
         let handler = try TCPFileHandler(path: path, idleTimeoutMilliseconds: 10_000)
@@ -339,14 +332,7 @@ struct KernelBackendTests {
           .enabled(if: KernelBackends.all.contains(.ioURing)))
     func tcpFileFromColdCache() throws {
         let size = 5 << 20
-        let path = "/var/tmp/rackplane-cold-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
-        var content = [UInt8](repeating: 0, count: size)
-        var state: UInt32 = 0x2545_F491
-        for i in 0..<size {
-            state = state &* 1_664_525 &+ 1_013_904_223
-            content[i] = UInt8(truncatingIfNeeded: state >> 24)
-        }
-        try Self.writeFile(path, content)
+        let (path, content) = try Self.patternFile("/var/tmp/rackplane-cold-test", size: size, seed: 0x2545_F491)
         defer { unlink(path) }
         // Written back, then dropped from the page cache (clean pages go at once).
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -454,14 +440,7 @@ struct KernelBackendTests {
           .enabled(if: KernelBackends.all.contains(.ioURing)))
     func tcpZeroCopySendFile() throws {
         let size = 5 << 20
-        let path = "/tmp/rackplane-sendzc-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
-        var content = [UInt8](repeating: 0, count: size)
-        var state: UInt32 = 0x9E37_79B9
-        for i in 0..<size {
-            state = state &* 1_664_525 &+ 1_013_904_223
-            content[i] = UInt8(truncatingIfNeeded: state >> 24)
-        }
-        try Self.writeFile(path, content)
+        let (path, content) = try Self.patternFile("/tmp/rackplane-sendzc-test", size: size, seed: 0x9E37_79B9)
         defer { unlink(path) }
 
         var configuration = Self.configuration()
@@ -599,6 +578,20 @@ struct KernelBackendTests {
             usleep(2000)
         }
         return condition()
+    }
+
+    /// A new file at `prefix`-PID-random.bin of `size` bytes in a cheap pattern no truncation
+    /// or reordering hides; the caller unlinks it.
+    static func patternFile(_ prefix: String, size: Int, seed: UInt32) throws -> (path: String, content: [UInt8]) {
+        let path = "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).bin"
+        var content = [UInt8](repeating: 0, count: size)
+        var state = seed
+        for i in 0..<size {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            content[i] = UInt8(truncatingIfNeeded: state >> 24)
+        }
+        try writeFile(path, content)
+        return (path, content)
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) throws {

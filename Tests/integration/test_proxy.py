@@ -247,16 +247,24 @@ def test_deleting_the_subnet_withdraws_the_proxy_and_squid_stops_with_the_region
     assert not [name for name in os.listdir("/dev/shm") if name.startswith(service + "-")]
 
 
+NO_PROXY = {"enabled": False, "http_proxy": None, "cloud_config": None, "preseed": None}
+
+
+def machine_in_new_subnet(region, cidr: str, mac: str) -> dict:
+    """A fabric, a VLAN and `cidr` (a managed subnet), and a machine with one interface there."""
+    fabric = region.create("/fabrics", {"name": "fabric-0"})
+    vlan = region.create("/vlans", {"fabric_id": fabric["id"], "vid": 0})
+    subnet = region.create("/subnets", {"vlan_id": vlan["id"], "cidr": cidr})
+    return region.create("/machines", {"hostname": "node-1", "interfaces": [
+        {"name": "eno1", "mac": mac, "subnet_id": subnet["id"]}]})
+
+
 def test_without_squid_the_region_runs_and_says_so_once():
     region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "on", "RACKPLANE_SQUID": "/nonexistent/squid"})
     try:
-        fabric = region.create("/fabrics", {"name": "fabric-0"})
-        vlan = region.create("/vlans", {"fabric_id": fabric["id"], "vid": 0})
-        subnet = region.create("/subnets", {"vlan_id": vlan["id"], "cidr": "198.18.79.0/24"})
-        machine = region.create("/machines", {"hostname": "node-1", "interfaces": [
-            {"name": "eno1", "mac": "52:54:00:79:00:01", "subnet_id": subnet["id"]}]})
+        machine = machine_in_new_subnet(region, "198.18.79.0/24", "52:54:00:79:00:01")
         status, settings = region.api("GET", f"/machines/{machine['id']}/proxy")
-        assert status == 200 and settings == {"enabled": False, "http_proxy": None, "cloud_config": None, "preseed": None}
+        assert status == 200 and settings == NO_PROXY
         assert metric(region, "rackplane_region_proxy_up") == 0
         log = open(region.log_path).read()
         assert log.count("/nonexistent/squid not found: running without the caching proxy") == 1, log
@@ -275,15 +283,11 @@ def test_while_squid_keeps_dying_machines_are_told_there_is_no_proxy(tmp_path):
     region = RegionProcess(env={"RACKPLANE_REGION_PROXY": "on", "RACKPLANE_SQUID": str(squid),
                                 "RACKPLANE_REGION_PROXY_PORT": str(free_port())})
     try:
-        fabric = region.create("/fabrics", {"name": "fabric-0"})
-        vlan = region.create("/vlans", {"fabric_id": fabric["id"], "vid": 0})
-        subnet = region.create("/subnets", {"vlan_id": vlan["id"], "cidr": "198.18.80.0/24"})
-        machine = region.create("/machines", {"hostname": "node-1", "interfaces": [
-            {"name": "eno1", "mac": "52:54:00:80:00:01", "subnet_id": subnet["id"]}]})
+        machine = machine_in_new_subnet(region, "198.18.80.0/24", "52:54:00:80:00:01")
         # From this line on squid is down for 4 s: the question below falls inside that gap.
         wait_for(lambda: "restarting in 4 s" in open(region.log_path).read(), "the region to restart squid three times", 60)
         status, settings = region.api("GET", f"/machines/{machine['id']}/proxy")
-        assert status == 200 and settings == {"enabled": False, "http_proxy": None, "cloud_config": None, "preseed": None}
+        assert status == 200 and settings == NO_PROXY
         assert metric(region, "rackplane_region_proxy_up") == 0
         assert metric(region, "rackplane_region_proxy_restarts_total") >= 3
     finally:
