@@ -107,7 +107,7 @@ public final class DHCPService: RackService {
         let verdict = server.respond(to: datagram.payload, context: context, tables: snapshot, reply: slot.buffer)
         switch verdict {
         case .reply(let length, let destination, let type, let change):
-            if type == .ack, let boots { recordBoot(slot.buffer, to: boots) }
+            if type == .ack, let boots { recordBoot(UnsafeRawBufferPointer(rebasing: slot.buffer[0..<length]), to: boots) }
             let reply = PendingReply(slot: slot, length: length, destination: destination, socket: datagram.socket,
                                      localAddress: local, interfaceIndex: datagram.interfaceIndex)
             if let change, change.kind == .bound {
@@ -207,15 +207,36 @@ public final class DHCPService: RackService {
 
     /// An ACK that names a boot file starts a machine's boot history: its MAC, the address it
     /// was given and the file, read back from the reply just written (fixed BOOTP offsets).
-    private func recordBoot(_ reply: UnsafeMutableRawBufferPointer, to boots: BootRecorder) {
-        let bytes = UnsafeRawBufferPointer(reply)
-        guard bytes.count >= DHCPLayout.file + DHCPLayout.fileLength, bytes[DHCPLayout.file] != 0 else { return }
-        let field = UnsafeRawBufferPointer(rebasing: bytes[DHCPLayout.file..<DHCPLayout.file + DHCPLayout.fileLength])
-        let file = UnsafeRawBufferPointer(rebasing: field[0..<(field.firstIndex(of: 0) ?? field.count)])
-        let yiaddr = IPv4Address(bytes: bytes, at: DHCPLayout.yiaddr)
-        let mac = MACAddress(bytes: bytes, at: DHCPLayout.chaddr)
-        boots.record(.dhcp, address: (yiaddr.isUnspecified ? IPv4Address(bytes: bytes, at: DHCPLayout.ciaddr) : yiaddr).value,
+    private func recordBoot(_ reply: UnsafeRawBufferPointer, to boots: BootRecorder) {
+        let file = Self.bootFile(inReply: reply)
+        guard !file.isEmpty else { return }
+        let yiaddr = IPv4Address(bytes: reply, at: DHCPLayout.yiaddr)
+        let mac = MACAddress(bytes: reply, at: DHCPLayout.chaddr)
+        boots.record(.dhcp, address: (yiaddr.isUnspecified ? IPv4Address(bytes: reply, at: DHCPLayout.ciaddr) : yiaddr).value,
                      mac: mac.value, name: file, outcome: "ack", bytes: 0)
+    }
+
+    /// The boot file a reply this server wrote names: the BOOTP `file` field, or option 67
+    /// alone when the name is longer than the field's 128 bytes (a UEFI HTTP boot URL). Only
+    /// the first instance of a split option 67 (RFC 3396): the recorder keeps 120 bytes. Empty
+    /// if the reply names none.
+    static func bootFile(inReply reply: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard reply.count >= DHCPLayout.options else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let field = UnsafeRawBufferPointer(rebasing: reply[DHCPLayout.file..<DHCPLayout.file + DHCPLayout.fileLength])
+        let name = UnsafeRawBufferPointer(rebasing: field[0..<(field.firstIndex(of: 0) ?? field.count)])
+        guard name.isEmpty else { return name }
+        var at = DHCPLayout.options
+        while at + 1 < reply.count, reply[at] != DHCPOptionCode.end {
+            if reply[at] == DHCPOptionCode.pad {
+                at += 1
+                continue
+            }
+            let end = at + 2 + Int(reply[at + 1])
+            guard end <= reply.count else { break }
+            if reply[at] == DHCPOptionCode.bootfileName { return UnsafeRawBufferPointer(rebasing: reply[at + 2..<end]) }
+            at = end
+        }
+        return UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
     private func record(_ change: DHCPLeaseChange) -> LeaseRecord {

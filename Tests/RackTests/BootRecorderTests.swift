@@ -1,5 +1,6 @@
 import Testing
 @testable import Rack
+import Wire
 
 struct BootRecorderTests {
     static func name(_ text: String) -> BootRecorder.Name {
@@ -38,6 +39,44 @@ struct BootRecorderTests {
         let long = String(repeating: "a", count: 300)
         #expect(Self.name(long).text.utf8.count == BootRecorder.Name.capacity)
         #expect(Self.name("x\ny\u{7F}").text == "x?y?")
+    }
+
+    /// An ACK as the DHCP server writes it: `file` in the BOOTP field, or only in option 67.
+    static func ack(field: String?, option67: String?) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let length = try buffer.withUnsafeMutableBytes { raw in
+            var message = DHCPMessageWriter(into: raw)
+            let chaddr: [UInt8] = [0x52, 0x54, 0, 0, 0, 0x31]
+            try chaddr.withUnsafeBytes { chaddr in
+                if let field {
+                    try Array(field.utf8).withUnsafeBytes { try message.writeHeader(op: 2, xid: 7, chaddr: chaddr, file: $0) }
+                } else {
+                    try message.writeHeader(op: 2, xid: 7, chaddr: chaddr)
+                }
+            }
+            try message.writeMessageType(.ack, serverIdentifier: IPv4Address(198, 18, 0, 1))
+            try message.writeOption(DHCPOptionCode.domainNameServer, address: IPv4Address(198, 18, 0, 1))
+            if let option67 { try Array(option67.utf8).withUnsafeBytes { try message.writeOption(DHCPOptionCode.bootfileName, $0) } }
+            return try message.finish()
+        }
+        return Array(buffer[0..<length])
+    }
+
+    @Test func theBootFileOfAnACKComesFromTheFieldOrElseOption67() throws {
+        let long = "http://198.18.0.1:5248/images/ubuntu/amd64/ga-24.04/noble/stable/boot-kernel?machine=" + String(repeating: "0", count: 80)
+        let cases: [(field: String?, option: String?, expected: String)] = [
+            ("lpxelinux.0", "lpxelinux.0", "lpxelinux.0"),
+            (nil, long, long),   // 171 bytes: too long for the field
+            (nil, nil, ""),
+        ]
+        for (field, option, expected) in cases {
+            let reply = try Self.ack(field: field, option67: option)
+            let file = reply.withUnsafeBytes { String(decoding: DHCPService.bootFile(inReply: $0), as: UTF8.self) }
+            #expect(file == expected)
+        }
+        // A reply cut inside the options reads as naming nothing rather than past its end.
+        let cut = try Self.ack(field: nil, option67: long).prefix(DHCPLayout.options + 20)
+        #expect(Array(cut).withUnsafeBytes { DHCPService.bootFile(inReply: $0).isEmpty })
     }
 
     @Test func aSizeProbeIsNotAFailedTransfer() {
