@@ -414,8 +414,9 @@ final class IOURingDriver: RingDriver {
     /// What is left of `fileBytesPerTurn` in this turn.
     var fileBytesThisTurn = 0
 
-    /// Records the file range; the send starts at the top of the next turn (`startQueuedFiles`),
-    /// not inside the handler's call: it can finish, or fail, at once.
+    /// Records the file range; the send starts once the handler's call has returned (at the end
+    /// of the batch, or at the top of the next turn: `startQueuedFiles`), because it can
+    /// finish, or fail, at once.
     func streamSendFile(_ id: ConnectionID, fd: Int32, file: Int32, offset: Int64, length: Int64) {
         let i = Int(id.index)
         streams[i].file = file
