@@ -85,8 +85,11 @@ public final class CompilerService: Service, Sendable {
                     // racks without waiting. One within `debounce` of the last pass (a burst,
                     // or writes made while that pass ran) waits until it is quiet, so a burst
                     // costs two passes, the first of them with its first write.
+                    // A stream of writes that never goes quiet is compiled every `debounce × 5`
+                    // all the same, so racks do not wait for the end of a mass enlistment.
                     if failed || ContinuousClock.now - lastPass < debounce {
-                        while try wait(on: connection, for: debounce), !isStopping {}
+                        let latest = ContinuousClock.now + debounce * 5
+                        while ContinuousClock.now < latest, try wait(on: connection, for: debounce), !isStopping {}
                     }
                     failed = !compile(on: connection)
                     lastPass = ContinuousClock.now
