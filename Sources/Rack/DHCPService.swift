@@ -206,37 +206,26 @@ public final class DHCPService: RackService {
     }
 
     /// An ACK that names a boot file starts a machine's boot history: its MAC, the address it
-    /// was given and the file, read back from the reply just written (fixed BOOTP offsets).
+    /// was given and the file, read back from the reply just written.
     private func recordBoot(_ reply: UnsafeRawBufferPointer, to boots: BootRecorder) {
-        let file = Self.bootFile(inReply: reply)
-        guard !file.isEmpty else { return }
         let yiaddr = IPv4Address(bytes: reply, at: DHCPLayout.yiaddr)
-        let mac = MACAddress(bytes: reply, at: DHCPLayout.chaddr)
-        boots.record(.dhcp, address: (yiaddr.isUnspecified ? IPv4Address(bytes: reply, at: DHCPLayout.ciaddr) : yiaddr).value,
-                     mac: mac.value, name: file, outcome: "ack", bytes: 0)
+        let address = (yiaddr.isUnspecified ? IPv4Address(bytes: reply, at: DHCPLayout.ciaddr) : yiaddr).value
+        let mac = MACAddress(bytes: reply, at: DHCPLayout.chaddr).value
+        _ = Self.withBootFile(inReply: reply) { file in
+            boots.record(.dhcp, address: address, mac: mac, name: file, outcome: "ack", bytes: 0)
+        }
     }
 
-    /// The boot file a reply this server wrote names: the BOOTP `file` field, or option 67
-    /// alone when the name is longer than the field's 128 bytes (a UEFI HTTP boot URL). Only
-    /// the first instance of a split option 67 (RFC 3396): the recorder keeps 120 bytes. Empty
-    /// if the reply names none.
-    static func bootFile(inReply reply: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        guard reply.count >= DHCPLayout.options else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let field = UnsafeRawBufferPointer(rebasing: reply[DHCPLayout.file..<DHCPLayout.file + DHCPLayout.fileLength])
-        let name = UnsafeRawBufferPointer(rebasing: field[0..<(field.firstIndex(of: 0) ?? field.count)])
-        guard name.isEmpty else { return name }
-        var at = DHCPLayout.options
-        while at + 1 < reply.count, reply[at] != DHCPOptionCode.end {
-            if reply[at] == DHCPOptionCode.pad {
-                at += 1
-                continue
-            }
-            let end = at + 2 + Int(reply[at + 1])
-            guard end <= reply.count else { break }
-            if reply[at] == DHCPOptionCode.bootfileName { return UnsafeRawBufferPointer(rebasing: reply[at + 2..<end]) }
-            at = end
+    /// Calls `body` with the boot file a reply this server wrote names: the BOOTP `file` field,
+    /// or option 67 alone when the name is longer than the field's 128 bytes (a UEFI HTTP boot
+    /// URL). Nil if the reply names none (or does not parse).
+    static func withBootFile<R>(inReply reply: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard let message = try? DHCPMessage(parsing: reply) else { return nil }
+        if let field = message.file {
+            let name = UnsafeRawBufferPointer(rebasing: field.prefix { $0 != 0 })
+            if !name.isEmpty { return body(name) }
         }
-        return UnsafeRawBufferPointer(start: nil, count: 0)
+        return message.withOption(DHCPOptionCode.bootfileName) { $0.isEmpty ? nil : body($0) } ?? nil
     }
 
     private func record(_ change: DHCPLeaseChange) -> LeaseRecord {

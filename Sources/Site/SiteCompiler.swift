@@ -94,13 +94,13 @@ public enum SiteCompiler {
     /// Machines plus records from which `prepare` builds on two threads.
     static let sideThreadMinimum = 5_000
 
-    /// `validate: false` leaves the check to the caller, who can run it beside other work
-    /// (the region checks while PostgreSQL stores the snapshot); bytes must not be served or
-    /// handed on unchecked.
     public static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64) throws(TablesError) -> [UInt8] {
         try compile(prepared, generation: generation, createdAt: createdAt, validate: true)
     }
 
+    /// `validate: false` leaves the check to the caller, who can run it beside other work
+    /// (the region checks while PostgreSQL stores the snapshot); bytes must not be served or
+    /// handed on unchecked.
     package static func compile(_ prepared: PreparedTables, generation: UInt64, createdAt: UInt64,
                                 validate: Bool) throws(TablesError) -> [UInt8] {
         var zones = prepared.zones

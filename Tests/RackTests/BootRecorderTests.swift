@@ -71,12 +71,16 @@ struct BootRecorderTests {
         ]
         for (field, option, expected) in cases {
             let reply = try Self.ack(field: field, option67: option)
-            let file = reply.withUnsafeBytes { String(decoding: DHCPService.bootFile(inReply: $0), as: UTF8.self) }
-            #expect(file == expected)
+            let file = reply.withUnsafeBytes { DHCPService.withBootFile(inReply: $0) { String(decoding: $0, as: UTF8.self) } }
+            #expect((file ?? "") == expected)
         }
         // A reply cut inside the options reads as naming nothing rather than past its end.
         let cut = try Self.ack(field: nil, option67: long).prefix(DHCPLayout.options + 20)
-        #expect(Array(cut).withUnsafeBytes { DHCPService.bootFile(inReply: $0).isEmpty })
+        #expect(Array(cut).withUnsafeBytes { DHCPService.withBootFile(inReply: $0) { _ in true } } == nil)
+        // A name over 255 bytes is split (RFC 3396): recorded whole as far as the recorder keeps.
+        let longer = long + String(repeating: "1", count: 200)
+        let split = try Self.ack(field: nil, option67: longer)
+        #expect(split.withUnsafeBytes { DHCPService.withBootFile(inReply: $0) { String(decoding: $0, as: UTF8.self) } } == longer)
     }
 
     @Test func aSizeProbeIsNotAFailedTransfer() {

@@ -35,9 +35,9 @@ final class IOURingDriver: RingDriver {
 
     var socketsToRearm: [SocketID] = []
     var connectionsToRearm: [ConnectionID] = []
-    /// File sends a handler asked for, started at the top of the next turn: their first
-    /// splices run inline and may finish (or fail) at once, which a handler must not see from
-    /// inside its own call.
+    /// File sends a handler asked for, started once its call has returned (`startQueuedFiles`):
+    /// their first splices run inline and may finish (or fail) at once, which a handler must
+    /// not see from inside its own call.
     var filesToStart: [ConnectionID] = []
     private var filesStarting: [ConnectionID] = []
     let wakeDescriptor: Int32
@@ -200,10 +200,11 @@ final class IOURingDriver: RingDriver {
             releaseConnection(id)
             return
         }
+        let stream = streams[Int(id.index)]
         cancelAll(fd: fd)
         // A queued file read targets the pipe, not the socket.
-        if streams[Int(id.index)].file >= 0, streams[Int(id.index)].pipeWrite >= 0 { cancelAll(fd: streams[Int(id.index)].pipeWrite) }
-        if streams[Int(id.index)].mapping != nil { abandonQueuedData(fd: fd) }
+        if stream.file >= 0, stream.pipeWrite >= 0 { cancelAll(fd: stream.pipeWrite) }
+        if stream.mapping != nil { abandonQueuedData(fd: fd) }
     }
 
     /// A zero-copy file send is abandoned (timeout, error, peer gone, shutdown): the socket's
@@ -970,5 +971,4 @@ final class IOURingDriver: RingDriver {
         // POLLERR or POLLHUP too: the splice reports the error.
         continueFile(id, fd: context.connections[Int(id.index)].fd)
     }
-
 }
