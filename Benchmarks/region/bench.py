@@ -416,7 +416,7 @@ def compile_passes(model: dict, passes: int) -> dict:
         tables, published = wait_generation_change(model["rack_id"], old)
         served = wait_dns("probe.maas", address)
         # The pass that published it, as the region timed it (model read to announcement).
-        pass_seconds = metrics().get('rackplane_region_last_compile_seconds{phase="total"}', float("nan"))
+        pass_seconds = metrics().get('rackplane_region_last_publishing_compile_seconds{phase="total"}', float("nan"))
         region_times.append(published - written)
         rack_times.append(served - written)
         pass_times.append(pass_seconds)
@@ -502,7 +502,7 @@ def report(path: str):
         target = f"< 1 s: {met(compile_s < 1)}" if label == "large" else "—"
         lines.append(f"| {label} model: one-row write → region's new generation, median of {c['passes']} "
                      f"(min {min(c['region']):.2f}, max {max(c['region']):.2f}) | {c['region_median']:.2f} s | — |")
-        lines.append(f"| {label} model: **compile pass** as the region timed it (`rackplane_region_last_compile_seconds`), "
+        lines.append(f"| {label} model: **compile pass** as the region timed it (`rackplane_region_last_publishing_compile_seconds`), "
                      f"median (min {min(c['pass']):.2f}, max {max(c['pass']):.2f}) | {compile_s:.2f} s | {target} |")
         lines.append(f"| {label} model: one-row write → rack answering it over DNS, median | {c['rack_median']:.2f} s | — |")
         lines.append(f"| {label} model: snapshot size | {c['size'] / 1048576:.1f} MiB ({c['size']:,} bytes) | — |")

@@ -119,6 +119,73 @@ struct CompilerTests {
         }
     }
 
+    /// With the cache, a pass reads again only the part of the model a notification named, and
+    /// its tables are the same as a pass that read everything.
+    @Test func cachedModelPartsAreReadAgainOnlyWhenTheirTablesChange() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, machine) = try await populate(api)
+            let listener = try PostgresConnection(harness.connectionString)
+            try listener.query("LISTEN \(CompilerService.modelChannel)")
+            let cache = CompilerModelCache()
+            func pass() throws -> TablesCompiler.Report {
+                try TablesCompiler().compileAll(on: listener, cache: cache, prune: true) {
+                    for notification in try listener.drainNotifications() { cache.changed(table: notification.payload) }
+                }
+            }
+            func has(_ name: String, _ snapshot: TableSnapshot) -> Bool {
+                ZoneNames.wire(name)!.withUnsafeBytes { snapshot.zoneTable.find($0) >= 0 }
+            }
+            #expect(try pass().cachedModelParts.isEmpty)
+            // Nothing changed: both parts come from the cache and the tables stay.
+            let quiet = try pass()
+            #expect(quiet.cachedModelParts == ["interfaces", "records"])
+            #expect(quiet.published.isEmpty)
+
+            // A record: the records are read again, the interfaces are not.
+            _ = try await api.create("/records", #"{"domain_id": 1, "name": "cached-probe", "type": "A", "value": "198.18.1.9"}"#)
+            let afterRecord = try pass()
+            #expect(afterRecord.cachedModelParts == ["interfaces"])
+            #expect(afterRecord.published.map(\.rackID) == [Int64(rack)])
+            var tables = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(has("cached-probe.maas", tables.snapshot))
+            #expect(has("node-1.maas", tables.snapshot))
+
+            // A machine renamed: the interfaces are read again, the records are not.
+            #expect(try await api.put("/machines/\(machine)", #"{"hostname": "node-renamed"}"#).status == 200)
+            let afterMachine = try pass()
+            #expect(afterMachine.cachedModelParts == ["records"])
+            tables = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(has("node-renamed.maas", tables.snapshot))
+            #expect(!has("node-1.maas", tables.snapshot))
+            #expect(has("cached-probe.maas", tables.snapshot))
+
+            // The same model read whole compiles to the same tables: nothing to publish.
+            #expect(try compile(harness).published.isEmpty)
+            cache.invalidateAll()
+            #expect(try pass().cachedModelParts.isEmpty)
+        }
+    }
+
+    /// Expired boot tokens leave the interfaces query without a notification, so cached
+    /// interfaces last only until the first of their tokens expires.
+    @Test func cachedInterfacesLastUntilTheirFirstTokenExpires() {
+        let cache = CompilerModelCache()
+        cache.store(interfaces: [], expiringIn: nil)
+        #expect(cache.currentInterfaces() != nil)
+        cache.store(interfaces: [], expiringIn: 0)
+        #expect(cache.currentInterfaces() == nil)
+        cache.store(interfaces: [], expiringIn: 3600)
+        #expect(cache.currentInterfaces() != nil)
+        cache.changed(table: "boot_tokens")
+        #expect(cache.currentInterfaces() == nil)
+        cache.store(records: [])
+        cache.changed(table: "subnets")
+        #expect(cache.records != nil)
+        cache.changed(table: "domains")
+        #expect(cache.records == nil)
+    }
+
     /// A write through the API wakes the compiler through PostgreSQL (LISTEN/NOTIFY), which
     /// publishes the rack's new tables without anybody asking.
     @Test func writesTriggerARecompileThroughNotify() async throws {

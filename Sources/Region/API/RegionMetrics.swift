@@ -9,6 +9,8 @@ public final class RegionMetrics: Sendable {
         var generationsPublished = 0
         var lastGeneration: UInt64 = 0
         var lastCompile = TablesCompiler.Timings()
+        /// The last pass that published a generation (a pass that found nothing changed is quick).
+        var lastPublishingCompile = TablesCompiler.Timings()
         var compileSeconds = 0.0
         var proxyUp = false
         var proxyRestarts = 0
@@ -34,6 +36,7 @@ public final class RegionMetrics: Sendable {
             counters.compiles += 1
             if let timings {
                 counters.lastCompile = timings
+                if !published.isEmpty { counters.lastPublishingCompile = timings }
                 counters.compileSeconds += timings.total.seconds
             }
             if failed { counters.compileFailures += 1 }
@@ -79,6 +82,13 @@ public final class RegionMetrics: Sendable {
             rackplane_region_last_compile_seconds{phase="build"} \(snapshot.lastCompile.build.seconds)
             rackplane_region_last_compile_seconds{phase="store"} \(snapshot.lastCompile.store.seconds)
             rackplane_region_last_compile_seconds{phase="total"} \(snapshot.lastCompile.total.seconds)
+            # HELP rackplane_region_last_publishing_compile_seconds The last compile pass that published new tables, by phase.
+            # TYPE rackplane_region_last_publishing_compile_seconds gauge
+            rackplane_region_last_publishing_compile_seconds{phase="model"} \(snapshot.lastPublishingCompile.model.seconds)
+            rackplane_region_last_publishing_compile_seconds{phase="fingerprint"} \(snapshot.lastPublishingCompile.fingerprint.seconds)
+            rackplane_region_last_publishing_compile_seconds{phase="build"} \(snapshot.lastPublishingCompile.build.seconds)
+            rackplane_region_last_publishing_compile_seconds{phase="store"} \(snapshot.lastPublishingCompile.store.seconds)
+            rackplane_region_last_publishing_compile_seconds{phase="total"} \(snapshot.lastPublishingCompile.total.seconds)
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
             # TYPE rackplane_region_db_connections gauge
             rackplane_region_db_connections \(openConnections)

@@ -12,6 +12,14 @@ import Synchronization
 /// makes no new generation when nothing changed, so the regions agree.
 public final class CompilerService: Service, Sendable {
     public static let modelChannel = "rackplane_model_changed"
+    /// What can wait until the model has been quiet this long:
+    /// - a compile of a large model peaks at hundreds of MiB that glibc keeps. Giving them back
+    ///   after every pass made the next pass fault them all in again;
+    /// - pruning superseded snapshots (deleting 54 MB rows at 100k machines) delayed the next
+    ///   pass.
+    static let housekeepingAfter: Duration = .seconds(3)
+    /// Generations published without a quiet spell before superseded snapshots are pruned anyway.
+    static let supersededBeforePrune = 8
 
     let connectionString: String
     /// How long after a pass changes count as one burst: they are compiled together once
@@ -71,16 +79,28 @@ public final class CompilerService: Service, Sendable {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(Self.modelChannel)")
                 try connection.query("LISTEN \(TablesCompiler.publishChannel)")
+                // Kept only while this connection listens: what changed while nobody listened
+                // is unknown, so a new connection starts empty.
+                let cache = CompilerModelCache()
                 // Whatever changed while nobody listened (first start, a lost connection).
-                var failed = !compile(on: connection)
+                var publishedSincePrune = 0
+                var failed = !compile(on: connection, cache: cache, published: &publishedSincePrune)
                 var lastPass = ContinuousClock.now
+                var tidied = false
                 // And what other regions published before this one listened: their NOTIFY
                 // went by unheard, so tell this process's listeners the current generations.
                 announceCurrent(on: connection)
                 while !isStopping {
                     // A failed compile is tried again within a second, change or not: the change
                     // it missed would otherwise wait for the next one.
-                    guard try wait(on: connection, for: failed ? .seconds(1) : .milliseconds(250)) || failed else { continue }
+                    guard try wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
+                        if !tidied, ContinuousClock.now - lastPass > Self.housekeepingAfter {
+                            housekeeping(on: connection)
+                            publishedSincePrune = 0
+                            tidied = true
+                        }
+                        continue
+                    }
                     // A change after a quiet spell compiles at once: a lone write reaches the
                     // racks without waiting. One within `debounce` of the last pass (a burst,
                     // or writes made while that pass ran) waits until it is quiet, so a burst
@@ -89,10 +109,16 @@ public final class CompilerService: Service, Sendable {
                     // all the same, so racks do not wait for the end of a mass enlistment.
                     if failed || ContinuousClock.now - lastPass < debounce {
                         let latest = ContinuousClock.now + debounce * 5
-                        while ContinuousClock.now < latest, try wait(on: connection, for: debounce), !isStopping {}
+                        while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
                     }
-                    failed = !compile(on: connection)
+                    failed = !compile(on: connection, cache: cache, published: &publishedSincePrune)
                     lastPass = ContinuousClock.now
+                    tidied = false
+                    // Writes that never go quiet still prune now and then.
+                    if publishedSincePrune >= Self.supersededBeforePrune {
+                        try TablesCompiler.prune(on: connection)
+                        publishedSincePrune = 0
+                    }
                 }
             } catch {
                 logger.error("compiler lost its database connection; retrying", metadata: ["error": "\(error)"])
@@ -103,16 +129,17 @@ public final class CompilerService: Service, Sendable {
 
     /// Waits up to `timeout` for notifications; announces new tables at once and returns true
     /// if the model changed.
-    private func wait(on connection: PostgresConnection, for timeout: Duration) throws -> Bool {
-        if try handle(connection.drainNotifications()) { return true }
+    private func wait(on connection: PostgresConnection, cache: CompilerModelCache, for timeout: Duration) throws -> Bool {
+        if try handle(connection.drainNotifications(), cache: cache) { return true }
         var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
-        return try handle(connection.drainNotifications())
+        return try handle(connection.drainNotifications(), cache: cache)
     }
 
-    /// Passes table announcements on; true if any notification says the model changed.
-    private func handle(_ notifications: [PostgresNotification]) -> Bool {
+    /// Passes table announcements on and tells the cache which tables changed; true if any
+    /// notification says the model changed.
+    private func handle(_ notifications: [PostgresNotification], cache: CompilerModelCache) -> Bool {
         var modelChanged = false
         for notification in notifications {
             if notification.channel == TablesCompiler.publishChannel {
@@ -120,6 +147,7 @@ public final class CompilerService: Service, Sendable {
                     announcer.publish(tables)
                 }
             } else {
+                cache.changed(table: notification.payload)
                 modelChanged = true
             }
         }
@@ -141,14 +169,23 @@ public final class CompilerService: Service, Sendable {
         }
     }
 
+    private func housekeeping(on connection: PostgresConnection) {
+        do {
+            try TablesCompiler.prune(on: connection)
+        } catch {
+            logger.warning("could not prune superseded table snapshots", metadata: ["error": "\(error)"])
+        }
+        malloc_trim(0)
+    }
+
     /// One pass; false if it failed (the caller tries again within a second).
     @discardableResult
-    private func compile(on connection: PostgresConnection) -> Bool {
+    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, published: inout Int) -> Bool {
         do {
-            let report = try TablesCompiler(boot: boot).compileAll(on: connection)
-            // A compile of a large model peaks at hundreds of MiB that glibc would keep; give it
-            // back, as the rack does after compiling a site file.
-            malloc_trim(0)
+            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) {
+                _ = try handle(connection.drainNotifications(), cache: cache)
+            }
+            published += report.published.count
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
             let timings = report.timings
             func ms(_ duration: Duration) -> String { String(Int((duration.seconds * 1000).rounded())) }
@@ -156,6 +193,7 @@ public final class CompilerService: Service, Sendable {
                 "published": "\(report.published.count)", "failed": "\(report.failed.count)",
                 "model_ms": "\(ms(timings.model))", "fingerprint_ms": "\(ms(timings.fingerprint))",
                 "build_ms": "\(ms(timings.build))", "store_ms": "\(ms(timings.store))", "total_ms": "\(ms(timings.total))",
+                "cached": "\(report.cachedModelParts.joined(separator: ","))",
             ])
             for (rack, reason) in report.failed {
                 logger.error("rack tables did not compile; the rack keeps its previous tables", metadata: ["rack": "\(rack)", "reason": "\(reason)"])
@@ -166,6 +204,7 @@ public final class CompilerService: Service, Sendable {
             }
             return true
         } catch {
+            cache.invalidateAll()
             metrics.countCompile(published: [], failed: true)
             logger.error("compile failed; trying again", metadata: ["error": "\(error)"])
             return false

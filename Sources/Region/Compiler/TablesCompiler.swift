@@ -27,6 +27,8 @@ public struct TablesCompiler: Sendable {
         public var failed: [Int64: String] = [:]
         /// Where the pass spent its time.
         public var timings = Timings()
+        /// Parts of the model taken from the cache instead of read ("interfaces", "records").
+        public var cachedModelParts: [String] = []
     }
 
     /// Wall-clock time per phase of one pass, summed over the racks.
@@ -42,10 +44,20 @@ public struct TablesCompiler: Sendable {
         public var total: Duration { model + fingerprint + build + store }
     }
 
-    /// Compiles every rack on `connection`.
+    /// Compiles every rack on `connection`. With a `cache`, the interfaces and records are read
+    /// only if a notification named their tables: `drainNotifications` is called once the lock
+    /// is held, before the model's snapshot, to hand the cache the notifications that came.
+    /// Superseded snapshots are pruned at the end unless `prune` is false (the compiler service
+    /// prunes between passes instead: `prune(on:)`).
     public func compileAll(on connection: PostgresConnection) throws -> Report {
+        try compileAll(on: connection, cache: nil, prune: true, drainNotifications: {})
+    }
+
+    func compileAll(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
+                    drainNotifications: () throws -> Void) throws -> Report {
         try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
+        try drainNotifications()
         let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
         // than the one another region's compile just published. The snapshot is only read;
@@ -60,7 +72,7 @@ public struct TablesCompiler: Sendable {
             return now - mark
         }
         let (model, racks, waiting) = try connection.transaction(isolation: .repeatableRead) { connection in
-            (try Self.loadModel(on: connection, bootResource: boot.bootResource),
+            (try Self.loadModel(on: connection, bootResource: boot.bootResource, cache: cache, cached: &report.cachedModelParts),
              try connection.query("SELECT id, tables_fingerprint, tables_generation, region_url FROM rack_controllers ORDER BY id").rows,
              // Lifecycle power cycles this model already holds: the tables built from it carry
              // their machines' new purpose and token, so the cycles may go once racks serve them.
@@ -110,6 +122,10 @@ public struct TablesCompiler: Sendable {
             let stored: Bool
             do {
                 stored = try connection.transaction { connection in
+                    // Tables are derived data: a crash that loses this commit loses nothing the
+                    // next pass cannot build again (the model's own writes are durable), so the
+                    // pass does not wait for 12 MB of WAL to reach the disk.
+                    try connection.query("SET LOCAL synchronous_commit = off")
                     try connection.query("""
                         INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
                         ON CONFLICT (sha256) DO NOTHING
@@ -134,11 +150,18 @@ public struct TablesCompiler: Sendable {
             if stored { report.published.append(announcement) }
             report.timings.store += lap()
         }
-        if !report.published.isEmpty {
+        if prune, !report.published.isEmpty {
             try Self.pruneSnapshots(on: connection)
             report.timings.store += lap()
         }
         return report
+    }
+
+    /// Prunes superseded snapshots under the compilers' lock.
+    static func prune(on connection: PostgresConnection) throws {
+        try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
+        try pruneSnapshots(on: connection)
     }
 
     /// Lifecycle power cycles (ids as a Postgres array literal) whose machines' new state is in
@@ -166,7 +189,8 @@ public struct TablesCompiler: Sendable {
     }
 
     /// Reads what the racks serve, IPv4 only (the rack's DHCP is DHCPv4).
-    static func loadModel(on connection: PostgresConnection, bootResource: String? = nil) throws -> CompilerModel {
+    static func loadModel(on connection: PostgresConnection, bootResource: String? = nil,
+                          cache: CompilerModelCache? = nil, cached: inout [String]) throws -> CompilerModel {
         let defaultDomain = try connection.query("SELECT name FROM domains WHERE is_default").scalar ?? "maas"
         let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
             CompilerModel.VLAN(
@@ -196,10 +220,51 @@ public struct TablesCompiler: Sendable {
             guard let start = row["start_ip"].flatMap(IPv4Address.init), let end = row["end_ip"].flatMap(IPv4Address.init) else { return nil }
             return CompilerModel.Range(subnet: try row.integer("subnet_id"), dynamic: row["type"] == "dynamic", start: start, end: end)
         }
-        // A commissioning or deploying machine's unused, unexpired boot token (its nonce: the
-        // token is derived from it) rides with its interfaces.
-        // Read in place (columns by position, as selected): 100k rows are too many to copy into
-        // strings first.
+        let interfaces: [CompilerModel.Interface]
+        if let kept = cache?.currentInterfaces() {
+            interfaces = kept
+            cached.append("interfaces")
+        } else {
+            interfaces = try readInterfaces(on: connection)
+            // The cache may keep them until the first of their tokens expires.
+            let expiry = try connection.query("""
+                SELECT extract(epoch FROM min(t.expires_at) - now()) FROM boot_tokens t JOIN machines m ON m.id = t.machine_id
+                WHERE t.used_at IS NULL AND t.expires_at > now() AND t.purpose = m.boot_purpose
+                  AND m.status IN ('commissioning', 'deploying')
+                """).scalar.flatMap(Double.init)
+            cache?.store(interfaces: interfaces, expiringIn: expiry)
+        }
+        // The ephemeral environment machines boot to enlist, commission and deploy: the boot
+        // resource named by the setting, else the first amd64 one, else the first.
+        let image = try connection.query("""
+            SELECT name || '/' || architecture || '/' || kernel_file AS kernel, name || '/' || architecture || '/' || initrd_file AS initrd
+            FROM boot_resources WHERE $1::text IS NULL OR name = $1 ORDER BY architecture <> 'amd64', id LIMIT 1
+            """, [bootResource]).rows.first.map { CompilerModel.BootImage(kernel: try $0.string("kernel"), initrd: try $0.string("initrd")) }
+        let records: [CompilerModel.Record]
+        if let kept = cache?.records {
+            records = kept
+            cached.append("records")
+        } else {
+            records = try readRecords(on: connection)
+            cache?.store(records: records)
+        }
+        let leaseNames = try connection.query("""
+            SELECT host(ip) AS ip, hostname FROM leases
+            WHERE state = 'bound' AND hostname IS NOT NULL AND hostname <> '' AND expires_at > now() AND family(ip) = 4
+            ORDER BY ip
+            """).rows.compactMap { row -> SiteLeaseName? in
+            guard let address = row["ip"].flatMap(IPv4Address.init), let hostname = row["hostname"] else { return nil }
+            return SiteLeaseName(hostname: hostname, address: address)
+        }
+        return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces,
+                             records: records, leaseNames: leaseNames, bootImage: image)
+    }
+
+    /// A commissioning or deploying machine's unused, unexpired boot token (its nonce: the
+    /// token is derived from it) rides with its interfaces.
+    /// Read in place (columns by position, as selected): 100k rows are too many to copy into
+    /// strings first.
+    static func readInterfaces(on connection: PostgresConnection) throws -> [CompilerModel.Interface] {
         var interfaces: [CompilerModel.Interface] = []
         try connection.forEachRow("""
             SELECT i.subnet_id, i.mac::text AS mac, host(i.ip) AS ip, m.id AS machine_id, m.system_id, m.hostname,
@@ -216,12 +281,10 @@ public struct TablesCompiler: Sendable {
                 bootPurpose: try row.string(7), machineID: try row.integer(3),
                 systemID: try row.string(4), tokenNonce: row.optionalString(8)))
         }
-        // The ephemeral environment machines boot to enlist, commission and deploy: the boot
-        // resource named by the setting, else the first amd64 one, else the first.
-        let image = try connection.query("""
-            SELECT name || '/' || architecture || '/' || kernel_file AS kernel, name || '/' || architecture || '/' || initrd_file AS initrd
-            FROM boot_resources WHERE $1::text IS NULL OR name = $1 ORDER BY architecture <> 'amd64', id LIMIT 1
-            """, [bootResource]).rows.first.map { CompilerModel.BootImage(kernel: try $0.string("kernel"), initrd: try $0.string("initrd")) }
+        return interfaces
+    }
+
+    static func readRecords(on connection: PostgresConnection) throws -> [CompilerModel.Record] {
         var records: [CompilerModel.Record] = []
         try connection.forEachRow("""
             SELECT d.name AS domain, r.name, r.type, r.value, r.ttl FROM dns_records r JOIN domains d ON d.id = r.domain_id
@@ -230,16 +293,7 @@ public struct TablesCompiler: Sendable {
             records.append(CompilerModel.Record(domain: try row.string(0), name: try row.string(1), type: try row.string(2),
                                                 value: try row.string(3), ttl: row.optionalInteger(4).flatMap { UInt32(exactly: $0) }))
         }
-        let leaseNames = try connection.query("""
-            SELECT host(ip) AS ip, hostname FROM leases
-            WHERE state = 'bound' AND hostname IS NOT NULL AND hostname <> '' AND expires_at > now() AND family(ip) = 4
-            ORDER BY ip
-            """).rows.compactMap { row -> SiteLeaseName? in
-            guard let address = row["ip"].flatMap(IPv4Address.init), let hostname = row["hostname"] else { return nil }
-            return SiteLeaseName(hostname: hostname, address: address)
-        }
-        return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces,
-                             records: records, leaseNames: leaseNames, bootImage: image)
+        return records
     }
 
     /// The snapshot with `sha256`, if it exists.
