@@ -119,7 +119,8 @@ public struct RegionServer {
         let advertisement = ProxyAdvertisement(
             enabled: proxyService != nil, port: options.proxy.port, url: options.proxy.url, listenHost: options.host,
             serving: { supervisedProxy?.isServing ?? false })
-        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer, proxy: advertisement)
+        let router = RegionAPI.router(store: store, rackSecret: secret, metrics: metrics, announcer: compiler.announcer,
+                                      recentSnapshots: compiler.recentSnapshots, proxy: advertisement)
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "rackplane-region"),

@@ -232,6 +232,32 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
         #expect(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!) != nil)
         #expect(throws: TablesError.self) { try TableFile.open(path + ".missing") }
     }
+
+    /// A staged snapshot serves from its temporary file before it is durable; persisting it
+    /// replaces the last one; a bad one leaves nothing behind; staging again never truncates a
+    /// staged file that may still be mapped.
+    @Test func stagedFilesServeBeforeTheyArePersisted() throws {
+        let path = "/tmp/rackplane-tables-\(UInt32.random(in: 0...UInt32.max)).bin"
+        defer { _ = path.withCString { unlinkFile($0) } }
+        try TableFile.write(sampleBuilder().build(generation: 1), to: path)
+        let (staged, temporary) = try TableFile.stage(sampleBuilder().build(generation: 2), for: path)
+        #expect(staged.generation == 2)
+        #expect(try TableFile.open(path).generation == 1)
+        // Left unpersisted, then staged over: the first mapping still reads whole.
+        let (next, sameTemporary) = try TableFile.stage(sampleBuilder().build(generation: 3), for: path)
+        #expect(sameTemporary == temporary)
+        #expect(staged.generation == 2 && staged.reservation(mac: MACAddress("52:54:00:00:00:01")!) != nil)
+        try TableFile.persist(sameTemporary, to: path)
+        #expect(access(temporary, F_OK) != 0)
+        #expect(try TableFile.open(path).generation == 3)
+        #expect(next.generation == 3)
+
+        var bad = sampleBuilder().build(generation: 4)
+        bad[bad.count / 2] ^= 0xFF
+        #expect(throws: TablesError.self) { try TableFile.stage(bad, for: path) }
+        #expect(access(temporary, F_OK) != 0)
+        #expect(try TableFile.open(path).generation == 3)
+    }
 }
 
 import Glibc

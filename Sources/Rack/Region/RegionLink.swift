@@ -78,7 +78,9 @@ public final class RegionLink: @unchecked Sendable {
             do {
                 let id = try enrol()
                 if let announcement = try current(rack: id) {
-                    return try fetch(announcement, rack: id)
+                    let fetched = try fetch(announcement, rack: id)
+                    try TableFile.persist(fetched.temporary, to: snapshotPath)
+                    return fetched.snapshot
                 }
                 log.info("region: no tables compiled for this rack yet; waiting")
             } catch {
@@ -149,9 +151,10 @@ public final class RegionLink: @unchecked Sendable {
         return try JSONDecoder().decode(Announcement.self, from: Data(response.body))
     }
 
-    /// Downloads a snapshot, checks its SHA-256 (the content address) and that it opens, writes
-    /// it to the state directory atomically, and opens it from there.
-    func fetch(_ announcement: Announcement, rack: Int) throws -> TableSnapshot {
+    /// Downloads a snapshot, checks its SHA-256 (the content address), writes it beside the
+    /// state directory's snapshot and opens (validates) it from there. The caller serves it,
+    /// then persists it (`TableFile.persist`) in place of the last one.
+    func fetch(_ announcement: Announcement, rack: Int) throws -> (snapshot: TableSnapshot, temporary: String) {
         let response = try client.request("GET", "/api/v1/racks/\(rack)/tables/\(announcement.sha256)", headers: authorization,
                                           limit: 1 << 30)
         guard response.status == 200 else {
@@ -161,11 +164,9 @@ public final class RegionLink: @unchecked Sendable {
         guard digest == announcement.sha256.lowercased() else {
             throw RegionHTTPClient.Failure(description: "snapshot digest \(digest) is not the announced \(announcement.sha256)")
         }
-        _ = try TableSnapshot(response.body)
-        try TableFile.write(response.body, to: snapshotPath)
-        let snapshot = try TableFile.open(snapshotPath)
+        let staged = try TableFile.stage(response.body, for: snapshotPath)
         servedDigest.withLock { $0 = digest }
-        return snapshot
+        return staged
     }
 
     private func followTables(_ store: TableStore) {
@@ -190,9 +191,16 @@ public final class RegionLink: @unchecked Sendable {
                         let json = line.dropFirst(5).trimmingPrefix(" ")
                         let announcement = try JSONDecoder().decode(Announcement.self, from: Data(json.utf8))
                         if announcement.sha256.lowercased() != servedDigest.withLock({ $0 }) {
-                            let snapshot = try fetch(announcement, rack: id)
+                            let (snapshot, temporary) = try fetch(announcement, rack: id)
                             store.install(snapshot)
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
+                            // Durable after it serves: a restart before this serves the last
+                            // persisted tables and fetches these again.
+                            do {
+                                try TableFile.persist(temporary, to: snapshotPath)
+                            } catch {
+                                log.error("region: generation \(snapshot.generation) serves but was not persisted: \(error)")
+                            }
                             events.record("tables", "generation \(snapshot.generation) in service (\(announcement.size) bytes, sha256 \(announcement.sha256.prefix(12)))")
                         }
                         if reportedServing != store.generation, reportServing(store.generation, rack: id) {

@@ -8,7 +8,7 @@ public enum RegionAPI {
 
     public static func router(
         store: RegionStore, rackSecret: String, metrics: RegionMetrics, announcer: TablesAnnouncer,
-        streamKeepalive: Duration = .seconds(15), proxy: ProxyAdvertisement = .off
+        recentSnapshots: RecentSnapshots = RecentSnapshots(), streamKeepalive: Duration = .seconds(15), proxy: ProxyAdvertisement = .off
     ) -> Router<RegionRequestContext> {
         let router = Router(context: RegionRequestContext.self)
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
@@ -42,7 +42,7 @@ public enum RegionAPI {
         ReportRoutes(store: store).register(on: api)
         MachineRoutes(store: store).register(on: api)
         AccessRoutes(store: store).register(on: api)
-        RackTablesRoutes(store: store).register(on: api)
+        RackTablesRoutes(store: store, recent: recentSnapshots).register(on: api)
         RackProtocolRoutes(store: store, announcer: announcer, keepalive: streamKeepalive).register(on: api)
         BootFileRoutes(store: store).register(on: api)
         PowerRoutes(store: store).register(on: api)
@@ -82,6 +82,7 @@ public enum RegionAPI {
 /// A rack's current tables, and the snapshots by hash.
 struct RackTablesRoutes: Sendable {
     let store: RegionStore
+    let recent: RecentSnapshots
 
     func register(on group: RouterGroup<RegionRequestContext>) {
         group.get("racks/:id/tables") { _, context in
@@ -105,17 +106,18 @@ struct RackTablesRoutes: Sendable {
             guard digest.count == 64, digest.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }) else {
                 throw APIError(.notFound, "no snapshot \(digest): a snapshot is named by its SHA-256 in lower-case hex")
             }
-            let bytes = try await store.read { connection -> [UInt8]? in
+            let kept = recent.bytes(sha256: digest)
+            let stored = try await store.read { connection -> [UInt8]? in
                 guard try connection.query("SELECT 1 FROM rack_controllers WHERE id = $1::bigint", [rack]).rows.count == 1 else {
                     throw APIError.notFound("rack_controller", rack)
                 }
-                return try TablesCompiler.snapshot(sha256: digest, on: connection)
+                return kept == nil ? try TablesCompiler.snapshot(sha256: digest, on: connection) : nil
             }
-            guard let bytes else { throw APIError(.notFound, "no snapshot \(digest)") }
+            guard let body = kept ?? stored.map({ ByteBuffer(bytes: $0) }) else { throw APIError(.notFound, "no snapshot \(digest)") }
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/octet-stream", .eTag: "\"\(digest)\""],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+                body: ResponseBody(byteBuffer: body))
         }
     }
 }

@@ -30,6 +30,8 @@ public final class CompilerService: Service, Sendable {
     let boot: CompilerBootSettings
     /// Announcements heard on `rackplane_tables` (from any region process) go out through it.
     public let announcer: TablesAnnouncer
+    /// What this process published last, for the racks' downloads.
+    public let recentSnapshots = RecentSnapshots()
     private let stopping = Atomic<Bool>(false)
 
     public init(
@@ -186,6 +188,8 @@ public final class CompilerService: Service, Sendable {
                 _ = try handle(connection.drainNotifications(), cache: cache)
             }
             published += report.published.count
+            // Before the announcements go out (`wait` passes them on after this returns).
+            for (digest, bytes) in report.snapshots { recentSnapshots.remember(sha256: digest, bytes: bytes) }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
             let timings = report.timings
             func ms(_ duration: Duration) -> String { String(Int((duration.seconds * 1000).rounded())) }

@@ -29,6 +29,8 @@ public struct TablesCompiler: Sendable {
         public var timings = Timings()
         /// Parts of the model taken from the cache instead of read ("interfaces", "records").
         public var cachedModelParts: [String] = []
+        /// The snapshots published, by SHA-256.
+        public var snapshots: [String: [UInt8]] = [:]
     }
 
     /// Wall-clock time per phase of one pass, summed over the racks.
@@ -147,7 +149,10 @@ public struct TablesCompiler: Sendable {
                 report.timings.store += lap()
                 continue
             }
-            if stored { report.published.append(announcement) }
+            if stored {
+                report.published.append(announcement)
+                report.snapshots[digest] = bytes
+            }
             report.timings.store += lap()
         }
         if prune, !report.published.isEmpty {

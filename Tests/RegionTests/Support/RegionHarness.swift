@@ -33,7 +33,8 @@ struct RegionHarness {
         var logger = Logger(label: "region-test")
         logger.logLevel = .warning
         var app = Application(
-            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics, announcer: compiler?.announcer ?? TablesAnnouncer(), proxy: proxy),
+            router: RegionAPI.router(store: store, rackSecret: rackSecret, metrics: metrics, announcer: compiler?.announcer ?? TablesAnnouncer(),
+                                   recentSnapshots: compiler?.recentSnapshots ?? RecentSnapshots(), proxy: proxy),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
             logger: logger)
         if let compiler { app.addServices(compiler) }
