@@ -27,15 +27,21 @@ public enum SiteZones {
     /// What is wrong with the file's records, with their lines (checked when the file is read).
     static func problems(_ site: SiteConfiguration) -> [Problem] {
         var assembly = Assembly(site: site, serial: 1)
-        assembly.addRecords()
+        assembly.addRecords(site.records)
         return assembly.problems
     }
 
     /// The zone section for a valid site: `serial` is the SOA serial (it must rise with every
     /// change), `leases` the named dynamic leases.
     public static func builder(for site: SiteConfiguration, serial: UInt32, leases: [SiteLeaseName] = []) -> ZoneSectionBuilder {
-        var assembly = Assembly(site: site, serial: serial)
-        assembly.addRecords()
+        builder(for: site, hosts: Assembly(site: site, serial: serial), leases: leases)
+    }
+
+    /// The zone section from `hosts` — an assembly of the site's SOAs, NSes and machines, which
+    /// `SitePreparationCache` may keep from an earlier pass — and the site's records and leases.
+    static func builder(for site: SiteConfiguration, hosts: Assembly, leases: [SiteLeaseName]) -> ZoneSectionBuilder {
+        var assembly = hosts
+        assembly.addRecords(site.records)
         assembly.addLeases(leases)
         var builder = ZoneSectionBuilder()
         builder.zones = assembly.apexes.indices.map { ZoneDefinition(apex: assembly.apexes[$0], records: assembly.records[$0]) }
@@ -130,10 +136,12 @@ public enum SiteZones {
             var data: Int?
         }
 
-        init(site: SiteConfiguration, serial: UInt32) {
+        /// `expectedRecords`: how many records will be added besides the site's own (a cached
+        /// assembly is made from the site without its records).
+        init(site: SiteConfiguration, serial: UInt32, expectedRecords: Int = 0) {
             self.site = site
             self.serial = serial
-            let expected = site.machines.count + site.records.count + 16
+            let expected = site.machines.count + site.records.count + expectedRecords + 16
             lines = BytesDictionary(minimumCapacity: expected + site.machines.count)
             ptrOwners = BytesDictionary(minimumCapacity: site.machines.count + 16)
             origin = ZoneNames.lowercased(ZoneNames.wire(site.domain) ?? [0])
@@ -279,8 +287,8 @@ public enum SiteZones {
             }
         }
 
-        mutating func addRecords() {
-            for record in site.records {
+        mutating func addRecords(_ records: [SiteRecord]) {
+            for record in records {
                 guard let owner = absolute(record.name).map(ZoneNames.lowercased) else {
                     problems.append(Problem(line: record.line, message: "record name '\(record.name)' is not a valid DNS name"))
                     continue

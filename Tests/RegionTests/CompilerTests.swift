@@ -167,19 +167,22 @@ struct CompilerTests {
         }
     }
 
-    /// The snapshots a region keeps for the racks' downloads: the newest always, older ones
-    /// while they fit.
-    @Test func recentSnapshotsKeepTheNewestAndWhatFits() {
+    /// The snapshots a region keeps for the racks' downloads: each rack's newest, the newest
+    /// of all whatever its size, older racks' while they fit.
+    @Test func recentSnapshotsKeepEachRacksNewestWhileTheyFit() {
         let recent = RecentSnapshots(maximumBytes: 100)
-        recent.remember(sha256: "a", bytes: [UInt8](repeating: 1, count: 60))
-        recent.remember(sha256: "b", bytes: [UInt8](repeating: 2, count: 30))
-        #expect(recent.bytes(sha256: "a")?.readableBytes == 60)
-        recent.remember(sha256: "c", bytes: [UInt8](repeating: 3, count: 20))
+        recent.remember(rack: 1, sha256: "a", bytes: [UInt8](repeating: 1, count: 60))
+        recent.remember(rack: 1, sha256: "b", bytes: [UInt8](repeating: 2, count: 30))
         #expect(recent.bytes(sha256: "a") == nil)
+        recent.remember(rack: 2, sha256: "c", bytes: [UInt8](repeating: 3, count: 20))
         #expect(recent.bytes(sha256: "b").map { Array($0.readableBytesView) } == [UInt8](repeating: 2, count: 30))
-        recent.remember(sha256: "d", bytes: [UInt8](repeating: 4, count: 500))
-        #expect(recent.bytes(sha256: "b") == nil && recent.bytes(sha256: "c") == nil)
-        #expect(recent.bytes(sha256: "d")?.readableBytes == 500)
+        #expect(recent.bytes(sha256: "c")?.readableBytes == 20)
+        recent.remember(rack: 3, sha256: "d", bytes: [UInt8](repeating: 4, count: 70))
+        #expect(recent.bytes(sha256: "b") == nil)
+        #expect(recent.bytes(sha256: "c") != nil)
+        recent.remember(rack: 2, sha256: "e", bytes: [UInt8](repeating: 5, count: 500))
+        #expect(recent.bytes(sha256: "c") == nil && recent.bytes(sha256: "d") == nil)
+        #expect(recent.bytes(sha256: "e")?.readableBytes == 500)
     }
 
     /// Expired boot tokens leave the interfaces query without a notification, so cached

@@ -1,8 +1,11 @@
+import Site
+
 /// The two large parts of the compiler's model, kept from one pass to the next: the interfaces
 /// (with their machines and boot tokens) and the DNS records. Each is read again only after a
 /// notification names one of its tables, so a write to a record does not re-read 100k
 /// interfaces and a new machine does not re-read 100k records. The small tables are read on
-/// every pass.
+/// every pass. Each rack's `SitePreparationCache` is kept here too: its DHCP sections and its
+/// zones' host records are reused while the rack's site differs only in its records.
 ///
 /// Used by one compiler thread only. A notification is delivered after its transaction commits,
 /// so a part this pass takes from the cache holds every commit whose notification was drained
@@ -15,6 +18,8 @@ final class CompilerModelCache {
     /// out, and expiry sends no notification.
     private var interfacesExpire: ContinuousClock.Instant?
     private(set) var records: [CompilerModel.Record]?
+    /// By rack; racks gone from the model are dropped at the next pass.
+    private var preparations: [Int64: SitePreparationCache] = [:]
 
     /// Tables whose rows the interfaces query reads.
     static let interfaceTables: Set<String> = ["interfaces", "machines", "boot_tokens"]
@@ -45,4 +50,16 @@ final class CompilerModelCache {
     }
 
     func store(records: [CompilerModel.Record]) { self.records = records }
+
+    func preparation(rack: Int64) -> SitePreparationCache {
+        if let kept = preparations[rack] { return kept }
+        let created = SitePreparationCache()
+        preparations[rack] = created
+        return created
+    }
+
+    /// Forgets the preparations of racks not in `racks`.
+    func keepPreparations(of racks: Set<Int64>) {
+        preparations = preparations.filter { racks.contains($0.key) }
+    }
 }

@@ -189,7 +189,9 @@ public final class CompilerService: Service, Sendable {
             }
             published += report.published.count
             // Before the announcements go out (`wait` passes them on after this returns).
-            for (digest, bytes) in report.snapshots { recentSnapshots.remember(sha256: digest, bytes: bytes) }
+            for (rack, snapshot) in report.snapshots {
+                recentSnapshots.remember(rack: rack, sha256: snapshot.sha256, bytes: snapshot.bytes)
+            }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
             let timings = report.timings
             func ms(_ duration: Duration) -> String { String(Int((duration.seconds * 1000).rounded())) }

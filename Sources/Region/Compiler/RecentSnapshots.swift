@@ -1,23 +1,24 @@
 import Hummingbird
 import Synchronization
 
-/// The snapshots this region compiled last, kept in memory so that a rack fetching the new
-/// generation is answered without reading 54 MB back out of PostgreSQL (TOAST and LZ4) first.
-/// Another region process serves the same snapshot from the database.
+/// The snapshot this region published last for each rack, kept in memory so that the rack's
+/// download of its new generation is answered without reading 54 MB back out of PostgreSQL
+/// (TOAST and LZ4) first. Another region process serves the same snapshot from the database,
+/// as does this one for anything older.
 public final class RecentSnapshots: Sendable {
-    /// Newest last; the newest stays whatever its size, older ones while they fit.
-    private let kept = Mutex<[(sha256: String, bytes: ByteBuffer)]>([])
+    /// Oldest first; the newest stays whatever its size, older racks' while they fit.
+    private let kept = Mutex<[(rack: Int64, sha256: String, bytes: ByteBuffer)]>([])
     let maximumBytes: Int
 
-    public init(maximumBytes: Int = 128 << 20) {
+    public init(maximumBytes: Int = 256 << 20) {
         self.maximumBytes = maximumBytes
     }
 
-    func remember(sha256: String, bytes: [UInt8]) {
+    func remember(rack: Int64, sha256: String, bytes: [UInt8]) {
         let buffer = ByteBuffer(bytes: bytes)
         kept.withLock { kept in
-            kept.removeAll { $0.sha256 == sha256 }
-            kept.append((sha256, buffer))
+            kept.removeAll { $0.rack == rack }
+            kept.append((rack, sha256, buffer))
             var total = kept.reduce(0) { $0 + $1.bytes.readableBytes }
             while kept.count > 1, total > maximumBytes {
                 total -= kept.removeFirst().bytes.readableBytes

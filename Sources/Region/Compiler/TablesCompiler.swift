@@ -29,8 +29,8 @@ public struct TablesCompiler: Sendable {
         public var timings = Timings()
         /// Parts of the model taken from the cache instead of read ("interfaces", "records").
         public var cachedModelParts: [String] = []
-        /// The snapshots published, by SHA-256.
-        public var snapshots: [String: [UInt8]] = [:]
+        /// The snapshots published, by rack.
+        public var snapshots: [Int64: (sha256: String, bytes: [UInt8])] = [:]
     }
 
     /// Wall-clock time per phase of one pass, summed over the racks.
@@ -86,13 +86,14 @@ public struct TablesCompiler: Sendable {
                 })
         }
         report.timings.model += lap()
+        cache?.keepPreparations(of: Set(try racks.map { try $0.integer("id") }))
         for rack in racks {
             let rackID = try rack.integer("id")
             let waitingCycles = waiting[rackID]
             let site = RackSiteBuilder.site(forRack: rackID, model: model, boot: boot, rackRegionURL: rack["region_url"])
             let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
             // The content without generation or time: equal fingerprints mean equal tables.
-            let prepared = SiteCompiler.prepare(site, leases: leases)
+            let prepared = SiteCompiler.prepare(site, leases: leases, reusing: cache?.preparation(rack: rackID))
             let fingerprint = Secrets.hex(prepared.fingerprint())
             report.timings.fingerprint += lap()
             if fingerprint == rack["tables_fingerprint"] {
@@ -151,7 +152,7 @@ public struct TablesCompiler: Sendable {
             }
             if stored {
                 report.published.append(announcement)
-                report.snapshots[digest] = bytes
+                report.snapshots[rackID] = (digest, bytes)
             }
             report.timings.store += lap()
         }
