@@ -142,10 +142,15 @@ struct CompilerTests {
             #expect(quiet.cachedModelParts == ["interfaces", "records"])
             #expect(quiet.published.isEmpty)
 
-            // A record: the records are read again, the interfaces are not.
+            // A record: the records are read again, the interfaces are not, and the rack's
+            // machines are the same array as before.
+            let machinesBefore = cache.preparation(rack: Int64(rack)).machines.machines
             _ = try await api.create("/records", #"{"domain_id": 1, "name": "cached-probe", "type": "A", "value": "198.18.1.9"}"#)
             let afterRecord = try pass()
             #expect(afterRecord.cachedModelParts == ["interfaces"])
+            cache.preparation(rack: Int64(rack)).machines.machines.withUnsafeBufferPointer { after in
+                machinesBefore.withUnsafeBufferPointer { #expect($0.baseAddress == after.baseAddress && after.count == 1) }
+            }
             #expect(afterRecord.published.map(\.rackID) == [Int64(rack)])
             var tables = try await fetchTables(api, harness: harness, rack: rack)
             #expect(has("cached-probe.maas", tables.snapshot))

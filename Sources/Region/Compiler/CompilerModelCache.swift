@@ -14,12 +14,14 @@ import Site
 /// read again; its notification, still pending, makes the next pass read the rest.
 final class CompilerModelCache {
     private(set) var interfaces: [CompilerModel.Interface]?
+    /// Rises with every read of the interfaces.
+    private(set) var interfacesVersion = 0
     /// When the earliest boot token among `interfaces` expires: the query leaves expired tokens
     /// out, and expiry sends no notification.
     private var interfacesExpire: ContinuousClock.Instant?
     private(set) var records: [CompilerModel.Record]?
     /// By rack; racks gone from the model are dropped at the next pass.
-    private var preparations: [Int64: SitePreparationCache] = [:]
+    private var preparations: [Int64: (site: SitePreparationCache, machines: RackMachinesCache)] = [:]
 
     /// Tables whose rows the interfaces query reads.
     static let interfaceTables: Set<String> = ["interfaces", "machines", "boot_tokens"]
@@ -46,14 +48,15 @@ final class CompilerModelCache {
 
     func store(interfaces: [CompilerModel.Interface], expiringIn seconds: Double?) {
         self.interfaces = interfaces
+        interfacesVersion += 1
         interfacesExpire = seconds.map { ContinuousClock.now + .milliseconds(Int64(max(0, $0) * 1000)) }
     }
 
     func store(records: [CompilerModel.Record]) { self.records = records }
 
-    func preparation(rack: Int64) -> SitePreparationCache {
+    func preparation(rack: Int64) -> (site: SitePreparationCache, machines: RackMachinesCache) {
         if let kept = preparations[rack] { return kept }
-        let created = SitePreparationCache()
+        let created = (SitePreparationCache(), RackMachinesCache())
         preparations[rack] = created
         return created
     }

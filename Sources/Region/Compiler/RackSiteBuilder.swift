@@ -69,6 +69,16 @@ struct CompilerModel: Sendable {
     var leaseNames: [SiteLeaseName] = []
     /// The ephemeral environment (nil while no boot resource exists).
     var bootImage: BootImage?
+    /// Which read of the interfaces these are (`CompilerModelCache`); nil: not kept.
+    var interfacesVersion: Int?
+}
+
+/// A rack's machines as its site lists them, kept while they come from the same read of the
+/// interfaces, the same subnets and the same region URL. Reusing the array also makes the
+/// prepared site's comparison with the last one (`SitePreparationCache`) a pointer comparison.
+final class RackMachinesCache {
+    var key: (interfaces: Int, subnets: Set<Int64>, regionURL: String?)?
+    var machines: [SiteMachine] = []
 }
 
 /// Region settings the compiler renders into boot configs (`docs/lifecycle.md`).
@@ -101,7 +111,7 @@ enum RackSiteBuilder {
     ]
 
     static func site(forRack rack: Int64, model: CompilerModel, boot: CompilerBootSettings = CompilerBootSettings(),
-                     rackRegionURL: String? = nil) -> SiteConfiguration {
+                     rackRegionURL: String? = nil, machinesCache: RackMachinesCache? = nil) -> SiteConfiguration {
         let regionURL = Self.regionURL(boot.regionURL ?? rackRegionURL)
         // A rack serves DHCP on VLANs it is primary or secondary for, and on the VLANs relayed to them.
         let served = Set(model.vlans.filter { $0.dhcpOn && ($0.primaryRack == rack || $0.secondaryRack == rack) }.map(\.id))
@@ -121,6 +131,10 @@ enum RackSiteBuilder {
                 reserved: ranges.filter { !$0.dynamic }.map { SiteRange(start: $0.start, end: $0.end) },
                 domain: subnet.domain, mtu: mtu)
         }
+        if let machinesCache, let version = model.interfacesVersion, let key = machinesCache.key,
+           key.interfaces == version, key.subnets == subnetIDs, key.regionURL == regionURL {
+            return site(model: model, boot: boot, regionURL: regionURL, subnets: siteSubnets, machines: machinesCache.machines)
+        }
         let machines = model.interfaces.filter { subnetIDs.contains($0.subnet) }.sorted { $0.mac < $1.mac }.map { interface in
             var machine = SiteMachine(
                 hostname: interface.hostname, mac: interface.mac, ip: interface.ip, arch: interface.architecture,
@@ -132,6 +146,15 @@ enum RackSiteBuilder {
             }
             return machine
         }
+        if let machinesCache, let version = model.interfacesVersion {
+            machinesCache.key = (version, subnetIDs, regionURL)
+            machinesCache.machines = machines
+        }
+        return site(model: model, boot: boot, regionURL: regionURL, subnets: siteSubnets, machines: machines)
+    }
+
+    private static func site(model: CompilerModel, boot: CompilerBootSettings, regionURL: String?,
+                             subnets siteSubnets: [SiteSubnet], machines: [SiteMachine]) -> SiteConfiguration {
         var siteBoot = SiteBoot(files: defaultBootFiles, kernel: model.bootImage?.kernel, initrd: model.bootImage?.initrd,
                                 cmdline: boot.kernelOptions.isEmpty ? nil : boot.kernelOptions)
         if let regionURL { siteBoot.enlistArguments = "rackplane.enlist=\(regionURL)/api/v1/enlist" }

@@ -90,10 +90,12 @@ public struct TablesCompiler: Sendable {
         for rack in racks {
             let rackID = try rack.integer("id")
             let waitingCycles = waiting[rackID]
-            let site = RackSiteBuilder.site(forRack: rackID, model: model, boot: boot, rackRegionURL: rack["region_url"])
+            let kept = cache?.preparation(rack: rackID)
+            let site = RackSiteBuilder.site(forRack: rackID, model: model, boot: boot, rackRegionURL: rack["region_url"],
+                                            machinesCache: kept?.machines)
             let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
             // The content without generation or time: equal fingerprints mean equal tables.
-            let prepared = SiteCompiler.prepare(site, leases: leases, reusing: cache?.preparation(rack: rackID))
+            let prepared = SiteCompiler.prepare(site, leases: leases, reusing: kept?.site)
             let fingerprint = Secrets.hex(prepared.fingerprint())
             report.timings.fingerprint += lap()
             if fingerprint == rack["tables_fingerprint"] {
@@ -263,7 +265,7 @@ public struct TablesCompiler: Sendable {
             return SiteLeaseName(hostname: hostname, address: address)
         }
         return CompilerModel(defaultDomain: defaultDomain, vlans: vlans, subnets: subnets, ranges: ranges, interfaces: interfaces,
-                             records: records, leaseNames: leaseNames, bootImage: image)
+                             records: records, leaseNames: leaseNames, bootImage: image, interfacesVersion: cache?.interfacesVersion)
     }
 
     /// A commissioning or deploying machine's unused, unexpired boot token (its nonce: the
