@@ -113,11 +113,11 @@ struct RackTablesRoutes: Sendable {
                 }
                 return kept == nil ? try TablesCompiler.snapshot(sha256: digest, on: connection) : nil
             }
-            guard let body = kept ?? stored.map({ ByteBuffer(bytes: $0) }) else { throw APIError(.notFound, "no snapshot \(digest)") }
+            guard let bytes = kept ?? stored else { throw APIError(.notFound, "no snapshot \(digest)") }
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/octet-stream", .eTag: "\"\(digest)\""],
-                body: ResponseBody(byteBuffer: body))
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
     }
 }

@@ -1,4 +1,3 @@
-import Hummingbird
 import Synchronization
 
 /// The snapshot this region published last for each rack, kept in memory so that the rack's
@@ -6,8 +5,9 @@ import Synchronization
 /// (TOAST and LZ4) first. Another region process serves the same snapshot from the database,
 /// as does this one for anything older.
 public final class RecentSnapshots: Sendable {
-    /// Oldest first; the newest stays whatever its size, older racks' while they fit.
-    private let kept = Mutex<[(rack: Int64, sha256: String, bytes: ByteBuffer)]>([])
+    /// Oldest first; the newest stays whatever its size, older racks' while they fit. The
+    /// compiler's own array is kept (no copy on its thread, which announces after this).
+    private let kept = Mutex<[(rack: Int64, sha256: String, bytes: [UInt8])]>([])
     let maximumBytes: Int
 
     public init(maximumBytes: Int = 256 << 20) {
@@ -15,18 +15,17 @@ public final class RecentSnapshots: Sendable {
     }
 
     func remember(rack: Int64, sha256: String, bytes: [UInt8]) {
-        let buffer = ByteBuffer(bytes: bytes)
         kept.withLock { kept in
             kept.removeAll { $0.rack == rack }
-            kept.append((rack, sha256, buffer))
-            var total = kept.reduce(0) { $0 + $1.bytes.readableBytes }
+            kept.append((rack, sha256, bytes))
+            var total = kept.reduce(0) { $0 + $1.bytes.count }
             while kept.count > 1, total > maximumBytes {
-                total -= kept.removeFirst().bytes.readableBytes
+                total -= kept.removeFirst().bytes.count
             }
         }
     }
 
-    func bytes(sha256: String) -> ByteBuffer? {
+    func bytes(sha256: String) -> [UInt8]? {
         kept.withLock { kept in kept.last { $0.sha256 == sha256 }?.bytes }
     }
 }
