@@ -276,7 +276,6 @@ public struct TablesBuilder {
         let total = aligned(end)
         var file = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
-            HugePages.advise(raw.baseAddress!, total)
             // Zeros where no section is: the header (written below) and the padding.
             var gap = 0
             for (index, entry) in directory.enumerated() {

@@ -11,7 +11,6 @@ final class ZoneArena {
     init(capacity: Int) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
-        HugePages.advise(UnsafeMutableRawPointer(base), self.capacity)
     }
 
     deinit { base.deallocate() }
@@ -30,7 +29,6 @@ final class ZoneArena {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        HugePages.advise(UnsafeMutableRawPointer(grown), newCapacity)
         grown.update(from: base, count: count)
         base.deallocate()
         base = grown

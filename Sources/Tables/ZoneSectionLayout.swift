@@ -127,7 +127,6 @@ struct ZoneSectionLayout {
 
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             let out = UnsafeMutableRawBufferPointer(buffer)
-            HugePages.advise(out.baseAddress!, total)
             // Everything but the data, which is copied over whole below.
             UnsafeMutableRawBufferPointer(rebasing: out[..<dataOffset]).initializeMemory(as: UInt8.self, repeating: 0)
             @inline(__always) func put32(_ value: UInt32, _ at: Int) { out.storeBytes(of: value.littleEndian, toByteOffset: at, as: UInt32.self) }
