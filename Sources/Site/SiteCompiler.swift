@@ -88,24 +88,18 @@ public enum SiteCompiler {
     /// everything but the records is equal: a change to records then assembles only the records.
     public static func prepare(_ site: SiteConfiguration, leases: [SiteLeaseName] = [],
                                reusing cache: SitePreparationCache? = nil) -> PreparedTables {
-        guard let cache else {
-            guard site.machines.count + site.records.count >= sideThreadMinimum else {
-                return PreparedTables(sections: builder(for: site).buildSections(), zones: SiteZones.builder(for: site, serial: 0, leases: leases))
-            }
-            let sections = SideThread { builder(for: site).buildSections() }
-            let zones = SiteZones.builder(for: site, serial: 0, leases: leases)
-            return PreparedTables(sections: sections.result(), zones: zones)
-        }
-        let base = { var base = site; base.records = []; return base }()
-        if let kept = cache.kept, kept.base == base {
+        // The sections do not depend on the records; the hosts are assembled without them.
+        let base = cache.map { _ in { var base = site; base.records = []; return base }() }
+        if let cache, let base, let kept = cache.kept, kept.base == base {
+            cache.reused += 1
             return PreparedTables(sections: kept.sections, zones: SiteZones.builder(for: site, hosts: kept.hosts, leases: leases))
         }
-        let sections = site.machines.count + site.records.count >= sideThreadMinimum
-            ? SideThread { builder(for: base).buildSections() } : nil
-        let hosts = SiteZones.Assembly(site: base, serial: 0, expectedRecords: site.records.count)
+        let from = base ?? site
+        let sections = site.machines.count + site.records.count >= sideThreadMinimum ? SideThread { builder(for: from).buildSections() } : nil
+        let hosts = SiteZones.Assembly(site: from, serial: 0, expectedRecords: site.records.count - from.records.count)
         let zones = SiteZones.builder(for: site, hosts: hosts, leases: leases)
-        let built = sections?.result() ?? builder(for: base).buildSections()
-        cache.kept = (base, built, hosts)
+        let built = sections?.result() ?? builder(for: from).buildSections()
+        if let cache, let base { cache.kept = (base, built, hosts) }
         return PreparedTables(sections: built, zones: zones)
     }
 
@@ -140,6 +134,8 @@ public enum SiteCompiler {
 public final class SitePreparationCache {
     /// The site without its records, the sections built from it, and its zones' hosts.
     var kept: (base: SiteConfiguration, sections: TablesBuilder.BuiltSections, hosts: SiteZones.Assembly)?
+    /// Prepares that reused `kept`.
+    public internal(set) var reused = 0
 
     public init() {}
 }

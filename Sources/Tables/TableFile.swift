@@ -86,6 +86,20 @@ public enum TableFile {
 
     static func temporaryPath(for path: String) -> String { path + ".tmp.\(getpid())" }
 
+    /// Removes what staging left beside `path` (a process that died between `stage` and
+    /// `persist`, any pid); for start-up, before anything is staged.
+    public static func removeStaged(for path: String) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let prefix = (slash.map { String(path[path.index(after: $0)...]) } ?? path) + ".tmp."
+        guard let stream = opendir(directory.isEmpty ? "/" : directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasPrefix(prefix) { unlink((directory.isEmpty ? "" : directory) + "/" + name) }
+        }
+    }
+
     /// A new file (never a truncated old one: a staged file left behind may still be mapped).
     private static func writeFile(_ bytes: [UInt8], to temporary: String) throws(TablesError) {
         unlink(temporary)

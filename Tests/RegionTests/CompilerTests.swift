@@ -119,19 +119,17 @@ struct CompilerTests {
         }
     }
 
-    /// With the cache, a pass reads again only the part of the model a notification named, and
-    /// its tables are the same as a pass that read everything.
+    /// With the cache, a pass reads again only the part of the model whose change counter moved,
+    /// and its tables are the same as a pass that read everything. No notification is listened
+    /// for: a write straight into the database is seen as well.
     @Test func cachedModelPartsAreReadAgainOnlyWhenTheirTablesChange() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in
             let (rack, machine) = try await populate(api)
-            let listener = try PostgresConnection(harness.connectionString)
-            try listener.query("LISTEN \(CompilerService.modelChannel)")
+            let connection = try PostgresConnection(harness.connectionString)
             let cache = CompilerModelCache()
             func pass() throws -> TablesCompiler.Report {
-                try TablesCompiler().compileAll(on: listener, cache: cache, prune: true) {
-                    for notification in try listener.drainNotifications() { cache.changed(table: notification.payload) }
-                }
+                try TablesCompiler().compileAll(on: connection, cache: cache, prune: true)
             }
             func has(_ name: String, _ snapshot: TableSnapshot) -> Bool {
                 ZoneNames.wire(name)!.withUnsafeBytes { snapshot.zoneTable.find($0) >= 0 }
@@ -148,10 +146,11 @@ struct CompilerTests {
             _ = try await api.create("/records", #"{"domain_id": 1, "name": "cached-probe", "type": "A", "value": "198.18.1.9"}"#)
             let afterRecord = try pass()
             #expect(afterRecord.cachedModelParts == ["interfaces"])
+            #expect(afterRecord.published.map(\.rackID) == [Int64(rack)])
             cache.preparation(rack: Int64(rack)).machines.machines.withUnsafeBufferPointer { after in
                 machinesBefore.withUnsafeBufferPointer { #expect($0.baseAddress == after.baseAddress && after.count == 1) }
             }
-            #expect(afterRecord.published.map(\.rackID) == [Int64(rack)])
+            #expect(cache.preparation(rack: Int64(rack)).site.reused >= 2)
             var tables = try await fetchTables(api, harness: harness, rack: rack)
             #expect(has("cached-probe.maas", tables.snapshot))
             #expect(has("node-1.maas", tables.snapshot))
@@ -165,11 +164,35 @@ struct CompilerTests {
             #expect(!has("node-1.maas", tables.snapshot))
             #expect(has("cached-probe.maas", tables.snapshot))
 
+            // Straight into the database, past the API: a domain's TTL moves the records'
+            // counter, a machine's architecture the interfaces'.
+            try connection.query("UPDATE domains SET ttl = 120 WHERE name = 'maas'")
+            #expect(try pass().cachedModelParts == ["interfaces"])
+            try connection.query("UPDATE machines SET architecture = 'arm64' WHERE id = $1::bigint", [String(machine)])
+            #expect(try pass().cachedModelParts == ["records"])
+
             // The same model read whole compiles to the same tables: nothing to publish.
             #expect(try compile(harness).published.isEmpty)
             cache.invalidateAll()
             #expect(try pass().cachedModelParts.isEmpty)
         }
+    }
+
+    /// Expired boot tokens leave the interfaces query without moving its counter, so kept
+    /// interfaces last only until the first of their tokens expires.
+    @Test func cachedInterfacesLastUntilTheirFirstTokenExpires() {
+        let cache = CompilerModelCache()
+        cache.store(interfaces: [], at: 4, expires: nil)
+        #expect(cache.interfaces(at: 4) != nil)
+        #expect(cache.interfaces(at: 5) == nil)
+        cache.store(interfaces: [], at: 5, expires: .now)
+        #expect(cache.interfaces(at: 5) == nil)
+        cache.store(interfaces: [], at: 5, expires: .now + .seconds(3600))
+        #expect(cache.interfaces(at: 5) != nil)
+        cache.store(records: [], at: 2)
+        #expect(cache.records(at: 2) != nil && cache.records(at: 3) == nil)
+        cache.invalidateAll()
+        #expect(cache.interfaces(at: 5) == nil && cache.records(at: 2) == nil)
     }
 
     /// The snapshots a region keeps for the racks' downloads: each rack's newest, the newest
@@ -188,25 +211,6 @@ struct CompilerTests {
         recent.remember(rack: 2, sha256: "e", bytes: [UInt8](repeating: 5, count: 500))
         #expect(recent.bytes(sha256: "c") == nil && recent.bytes(sha256: "d") == nil)
         #expect(recent.bytes(sha256: "e")?.count == 500)
-    }
-
-    /// Expired boot tokens leave the interfaces query without a notification, so cached
-    /// interfaces last only until the first of their tokens expires.
-    @Test func cachedInterfacesLastUntilTheirFirstTokenExpires() {
-        let cache = CompilerModelCache()
-        cache.store(interfaces: [], expiringIn: nil)
-        #expect(cache.currentInterfaces() != nil)
-        cache.store(interfaces: [], expiringIn: 0)
-        #expect(cache.currentInterfaces() == nil)
-        cache.store(interfaces: [], expiringIn: 3600)
-        #expect(cache.currentInterfaces() != nil)
-        cache.changed(table: "boot_tokens")
-        #expect(cache.currentInterfaces() == nil)
-        cache.store(records: [])
-        cache.changed(table: "subnets")
-        #expect(cache.records != nil)
-        cache.changed(table: "domains")
-        #expect(cache.records == nil)
     }
 
     /// A write through the API wakes the compiler through PostgreSQL (LISTEN/NOTIFY), which

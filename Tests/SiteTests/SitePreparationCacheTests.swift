@@ -41,17 +41,31 @@ struct SitePreparationCacheTests {
         let kept = try #require(cache.kept)
         let moreRecords = site(records: Self.records + [SiteRecord(name: "new", type: "A", value: "10.0.0.2")])
         #expect(try compiled(moreRecords, cache: cache) == compiled(moreRecords, cache: nil))
+        #expect(cache.reused == 1)
         #expect(cache.kept?.base == kept.base)
         // A lease named like a free host, and one like a record (refused): the same either way.
         let leases = [SiteLeaseName(hostname: "laptop", address: IPv4Address(198, 18, 200, 1)),
                       SiteLeaseName(hostname: "www", address: IPv4Address(198, 18, 200, 2))]
         #expect(try compiled(moreRecords, leases: leases, cache: cache) == compiled(moreRecords, leases: leases, cache: nil))
+        #expect(cache.reused == 2)
 
         // A machine changes: everything is built again and kept anew.
         var renamed = moreRecords
         renamed.machines[3].hostname = "renamed"
         #expect(try compiled(renamed, cache: cache) == compiled(renamed, cache: nil))
+        #expect(cache.reused == 2)
         #expect(cache.kept?.base != kept.base)
-        #expect(try compiled(moreRecords, cache: cache) != compiled(renamed, cache: nil))
+        // Back to the earlier machines: built again, not taken from what was kept for `renamed`.
+        #expect(try compiled(moreRecords, cache: cache) == compiled(moreRecords, cache: nil))
+        #expect(cache.reused == 2)
+
+        // Other parts of the site than machines: the subnet's domain, the DNS settings.
+        var otherDomain = moreRecords
+        otherDomain.subnets[0].domain = "lab.example"
+        #expect(try compiled(otherDomain, cache: cache) == compiled(otherDomain, cache: nil))
+        var otherTTL = moreRecords
+        otherTTL.dns.defaultTTL = 60
+        #expect(try compiled(otherTTL, cache: cache) == compiled(otherTTL, cache: nil))
+        #expect(cache.reused == 2)
     }
 }

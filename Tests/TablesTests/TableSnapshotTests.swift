@@ -257,6 +257,14 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
         #expect(throws: TablesError.self) { try TableFile.stage(bad, for: path) }
         #expect(access(temporary, F_OK) != 0)
         #expect(try TableFile.open(path).generation == 3)
+
+        // What a process that died between stage and persist left is removed at start-up.
+        let left = try TableFile.stage(sampleBuilder().build(generation: 5), for: path).temporary
+        let otherProcess = path + ".tmp.1"
+        #expect(rename(left, otherProcess) == 0)
+        TableFile.removeStaged(for: path)
+        #expect(access(otherProcess, F_OK) != 0)
+        #expect(try TableFile.open(path).generation == 3)
     }
 }
 

@@ -65,9 +65,20 @@ public final class RegionLink: @unchecked Sendable {
 
     // MARK: Start-up
 
+    /// Puts a staged snapshot in place of the last persisted one; a failure is logged (the
+    /// snapshot serves all the same, and a restart fetches it again).
+    private func persist(_ temporary: String, generation: UInt64) {
+        do {
+            try TableFile.persist(temporary, to: snapshotPath)
+        } catch {
+            log.error("region: generation \(generation) serves but was not persisted: \(error)")
+        }
+    }
+
     /// The tables to serve first: the last good snapshot in the state directory if there is one
     /// (the region may be down), else the region's current one, waiting for the region.
     public func initialSnapshot() throws -> TableSnapshot {
+        TableFile.removeStaged(for: snapshotPath)
         if let snapshot = try? TableFile.open(snapshotPath) {
             servedDigest.withLock { $0 = hexString(SHA256.hash(Array(snapshot.bytes))) }
             log.info("region: serving the last good tables, generation \(snapshot.generation), until the region answers")
@@ -79,7 +90,7 @@ public final class RegionLink: @unchecked Sendable {
                 let id = try enrol()
                 if let announcement = try current(rack: id) {
                     let fetched = try fetch(announcement, rack: id)
-                    try TableFile.persist(fetched.temporary, to: snapshotPath)
+                    persist(fetched.temporary, generation: fetched.snapshot.generation)
                     return fetched.snapshot
                 }
                 log.info("region: no tables compiled for this rack yet; waiting")
@@ -190,22 +201,21 @@ public final class RegionLink: @unchecked Sendable {
                     do {
                         let json = line.dropFirst(5).trimmingPrefix(" ")
                         let announcement = try JSONDecoder().decode(Announcement.self, from: Data(json.utf8))
+                        var staged: String?
                         if announcement.sha256.lowercased() != servedDigest.withLock({ $0 }) {
                             let (snapshot, temporary) = try fetch(announcement, rack: id)
                             store.install(snapshot)
+                            staged = temporary
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
-                            // Durable after it serves: a restart before this serves the last
-                            // persisted tables and fetches these again.
-                            do {
-                                try TableFile.persist(temporary, to: snapshotPath)
-                            } catch {
-                                log.error("region: generation \(snapshot.generation) serves but was not persisted: \(error)")
-                            }
                             events.record("tables", "generation \(snapshot.generation) in service (\(announcement.size) bytes, sha256 \(announcement.sha256.prefix(12)))")
                         }
+                        // Told before the fsync: power cycles waiting for these tables go now.
                         if reportedServing != store.generation, reportServing(store.generation, rack: id) {
                             reportedServing = store.generation
                         }
+                        // Durable after it serves: a restart before this serves the last
+                        // persisted tables and fetches these again.
+                        if let staged { persist(staged, generation: store.generation) }
                     } catch {
                         failure = error
                         return false

@@ -1,58 +1,51 @@
 import Site
 
 /// The two large parts of the compiler's model, kept from one pass to the next: the interfaces
-/// (with their machines and boot tokens) and the DNS records. Each is read again only after a
-/// notification names one of its tables, so a write to a record does not re-read 100k
-/// interfaces and a new machine does not re-read 100k records. The small tables are read on
-/// every pass. Each rack's `SitePreparationCache` is kept here too: its DHCP sections and its
-/// zones' host records are reused while the rack's site differs only in its records.
+/// (with their machines and boot tokens) and the DNS records. Each is read again only when its
+/// change counter moved: statement triggers on its tables advance a sequence (migration 015),
+/// and a pass reads both counters after its snapshot is taken, so a commit the snapshot sees has
+/// always moved its counter first. A write to a record thus does not re-read 100k interfaces,
+/// nor a new machine 100k records. The small tables are read on every pass.
 ///
-/// Used by one compiler thread only. A notification is delivered after its transaction commits,
-/// so a part this pass takes from the cache holds every commit whose notification was drained
-/// before the pass's snapshot (`TablesCompiler.compileAll` drains them after taking its lock).
-/// A transaction that commits between that drain and the snapshot is seen only in the parts
-/// read again; its notification, still pending, makes the next pass read the rest.
+/// Per rack it also keeps the rack's machines (`RackMachinesCache`) and what its site is
+/// prepared from besides its records (`SitePreparationCache`); both check on every pass that
+/// what they were built from is unchanged.
+///
+/// Used by one compiler thread only.
 final class CompilerModelCache {
-    private(set) var interfaces: [CompilerModel.Interface]?
+    private var interfaces: (counter: Int64, rows: [CompilerModel.Interface], expires: ContinuousClock.Instant?)?
+    private var records: (counter: Int64, rows: [CompilerModel.Record])?
     /// Rises with every read of the interfaces.
     private(set) var interfacesVersion = 0
-    /// When the earliest boot token among `interfaces` expires: the query leaves expired tokens
-    /// out, and expiry sends no notification.
-    private var interfacesExpire: ContinuousClock.Instant?
-    private(set) var records: [CompilerModel.Record]?
     /// By rack; racks gone from the model are dropped at the next pass.
     private var preparations: [Int64: (site: SitePreparationCache, machines: RackMachinesCache)] = [:]
 
-    /// Tables whose rows the interfaces query reads.
-    static let interfaceTables: Set<String> = ["interfaces", "machines", "boot_tokens"]
-    /// Tables whose rows the records query reads.
-    static let recordTables: Set<String> = ["dns_records", "domains"]
-
-    /// A notification on the model channel: its payload is the changed table's name.
-    func changed(table: String) {
-        if Self.interfaceTables.contains(table) { interfaces = nil }
-        if Self.recordTables.contains(table) { records = nil }
+    /// The interfaces kept at `counter`, unless a boot token among them has expired since
+    /// (expiry changes what the query returns without moving the counter).
+    func interfaces(at counter: Int64) -> [CompilerModel.Interface]? {
+        guard let interfaces, interfaces.counter == counter else { return nil }
+        if let expires = interfaces.expires, ContinuousClock.now >= expires { return nil }
+        return interfaces.rows
     }
 
-    /// After a failed pass or a lost connection: what was missed is unknown.
+    func records(at counter: Int64) -> [CompilerModel.Record]? {
+        guard let records, records.counter == counter else { return nil }
+        return records.rows
+    }
+
+    /// `expires`: when the first boot token among them expires.
+    func store(interfaces rows: [CompilerModel.Interface], at counter: Int64, expires: ContinuousClock.Instant?) {
+        interfaces = (counter, rows, expires)
+        interfacesVersion += 1
+    }
+
+    func store(records rows: [CompilerModel.Record], at counter: Int64) { records = (counter, rows) }
+
+    /// After a failed pass or a lost connection.
     func invalidateAll() {
         interfaces = nil
         records = nil
     }
-
-    /// The cached interfaces, unless a boot token among them has expired since.
-    func currentInterfaces() -> [CompilerModel.Interface]? {
-        if let interfacesExpire, ContinuousClock.now >= interfacesExpire { interfaces = nil }
-        return interfaces
-    }
-
-    func store(interfaces: [CompilerModel.Interface], expiringIn seconds: Double?) {
-        self.interfaces = interfaces
-        interfacesVersion += 1
-        interfacesExpire = seconds.map { ContinuousClock.now + .milliseconds(Int64(max(0, $0) * 1000)) }
-    }
-
-    func store(records: [CompilerModel.Record]) { self.records = records }
 
     func preparation(rack: Int64) -> (site: SitePreparationCache, machines: RackMachinesCache) {
         if let kept = preparations[rack] { return kept }

@@ -18,7 +18,7 @@ public final class CompilerService: Service, Sendable {
     /// - pruning superseded snapshots (deleting 54 MB rows at 100k machines) delayed the next
     ///   pass.
     static let housekeepingAfter: Duration = .seconds(3)
-    /// Generations published without a quiet spell before superseded snapshots are pruned anyway.
+    /// Passes that published without a quiet spell before the housekeeping is done anyway.
     static let supersededBeforePrune = 8
 
     let connectionString: String
@@ -81,12 +81,12 @@ public final class CompilerService: Service, Sendable {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(Self.modelChannel)")
                 try connection.query("LISTEN \(TablesCompiler.publishChannel)")
-                // Kept only while this connection listens: what changed while nobody listened
-                // is unknown, so a new connection starts empty.
+                // Kept while this connection lasts (the counters would also tell what changed
+                // meanwhile, but a new connection is rare and starts clean).
                 let cache = CompilerModelCache()
                 // Whatever changed while nobody listened (first start, a lost connection).
                 var publishedSincePrune = 0
-                var failed = !compile(on: connection, cache: cache, published: &publishedSincePrune)
+                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune)
                 var lastPass = ContinuousClock.now
                 var tidied = false
                 // And what other regions published before this one listened: their NOTIFY
@@ -95,7 +95,7 @@ public final class CompilerService: Service, Sendable {
                 while !isStopping {
                     // A failed compile is tried again within a second, change or not: the change
                     // it missed would otherwise wait for the next one.
-                    guard try wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
+                    guard try wait(on: connection, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
                         if !tidied, ContinuousClock.now - lastPass > Self.housekeepingAfter {
                             housekeeping(on: connection)
                             publishedSincePrune = 0
@@ -111,14 +111,14 @@ public final class CompilerService: Service, Sendable {
                     // all the same, so racks do not wait for the end of a mass enlistment.
                     if failed || ContinuousClock.now - lastPass < debounce {
                         let latest = ContinuousClock.now + debounce * 5
-                        while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
+                        while ContinuousClock.now < latest, try wait(on: connection, for: debounce), !isStopping {}
                     }
-                    failed = !compile(on: connection, cache: cache, published: &publishedSincePrune)
+                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune)
                     lastPass = ContinuousClock.now
                     tidied = false
-                    // Writes that never go quiet still prune now and then.
+                    // Writes that never go quiet still prune and trim now and then.
                     if publishedSincePrune >= Self.supersededBeforePrune {
-                        try TablesCompiler.prune(on: connection)
+                        housekeeping(on: connection)
                         publishedSincePrune = 0
                     }
                 }
@@ -131,17 +131,16 @@ public final class CompilerService: Service, Sendable {
 
     /// Waits up to `timeout` for notifications; announces new tables at once and returns true
     /// if the model changed.
-    private func wait(on connection: PostgresConnection, cache: CompilerModelCache, for timeout: Duration) throws -> Bool {
-        if try handle(connection.drainNotifications(), cache: cache) { return true }
+    private func wait(on connection: PostgresConnection, for timeout: Duration) throws -> Bool {
+        if try handle(connection.drainNotifications()) { return true }
         var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
-        return try handle(connection.drainNotifications(), cache: cache)
+        return try handle(connection.drainNotifications())
     }
 
-    /// Passes table announcements on and tells the cache which tables changed; true if any
-    /// notification says the model changed.
-    private func handle(_ notifications: [PostgresNotification], cache: CompilerModelCache) -> Bool {
+    /// Passes table announcements on; true if any notification says the model changed.
+    private func handle(_ notifications: [PostgresNotification]) -> Bool {
         var modelChanged = false
         for notification in notifications {
             if notification.channel == TablesCompiler.publishChannel {
@@ -149,8 +148,7 @@ public final class CompilerService: Service, Sendable {
                     announcer.publish(tables)
                 }
             } else {
-                cache.changed(table: notification.payload)
-                modelChanged = true
+                    modelChanged = true
             }
         }
         return modelChanged
@@ -182,16 +180,14 @@ public final class CompilerService: Service, Sendable {
 
     /// One pass; false if it failed (the caller tries again within a second).
     @discardableResult
-    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, published: inout Int) -> Bool {
+    /// `generations`: passes that published, counted for pruning.
+    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int) -> Bool {
         do {
-            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) {
-                _ = try handle(connection.drainNotifications(), cache: cache)
+            // Kept before the announcements go out (`wait` passes them on after this returns).
+            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { rack, digest, bytes in
+                recentSnapshots.remember(rack: rack, sha256: digest, bytes: bytes)
             }
-            published += report.published.count
-            // Before the announcements go out (`wait` passes them on after this returns).
-            for (rack, snapshot) in report.snapshots {
-                recentSnapshots.remember(rack: rack, sha256: snapshot.sha256, bytes: snapshot.bytes)
-            }
+            if !report.published.isEmpty { generations += 1 }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
             let timings = report.timings
             func ms(_ duration: Duration) -> String { String(Int((duration.seconds * 1000).rounded())) }

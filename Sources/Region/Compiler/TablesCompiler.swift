@@ -29,8 +29,6 @@ public struct TablesCompiler: Sendable {
         public var timings = Timings()
         /// Parts of the model taken from the cache instead of read ("interfaces", "records").
         public var cachedModelParts: [String] = []
-        /// The snapshots published, by rack.
-        public var snapshots: [Int64: (sha256: String, bytes: [UInt8])] = [:]
     }
 
     /// Wall-clock time per phase of one pass, summed over the racks.
@@ -46,20 +44,31 @@ public struct TablesCompiler: Sendable {
         public var total: Duration { model + fingerprint + build + store }
     }
 
-    /// Compiles every rack on `connection`. With a `cache`, the interfaces and records are read
-    /// only if a notification named their tables: `drainNotifications` is called once the lock
-    /// is held, before the model's snapshot, to hand the cache the notifications that came.
-    /// Superseded snapshots are pruned at the end unless `prune` is false (the compiler service
-    /// prunes between passes instead: `prune(on:)`).
+    /// Compiles every rack on `connection`, reading the whole model, and prunes superseded
+    /// snapshots at the end.
     public func compileAll(on connection: PostgresConnection) throws -> Report {
-        try compileAll(on: connection, cache: nil, prune: true, drainNotifications: {})
+        try compileAll(on: connection, cache: nil, prune: true)
     }
 
+    /// With a `cache`, the interfaces and records are read only if their change counters moved
+    /// (`CompilerModelCache`). `published` gets each stored snapshot at once (the region keeps
+    /// them for the racks' downloads). Without `prune`, the caller prunes (`prune(on:)`).
     func compileAll(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
-                    drainNotifications: () throws -> Void) throws -> Report {
-        try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
-        try drainNotifications()
+                    published: (_ rack: Int64, _ sha256: String, _ bytes: [UInt8]) -> Void = { _, _, _ in }) throws -> Report {
+        try Self.withCompileLock(on: connection) {
+            try compileLocked(on: connection, cache: cache, prune: prune, published: published)
+        }
+    }
+
+    /// Serialises compiles (and pruning) across region processes.
+    static func withCompileLock<T>(on connection: PostgresConnection, _ body: () throws -> T) throws -> T {
+        try connection.query("SELECT pg_advisory_lock($1::bigint)", [advisoryLockKey])
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [advisoryLockKey]) }
+        return try body()
+    }
+
+    private func compileLocked(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
+                               published: (_ rack: Int64, _ sha256: String, _ bytes: [UInt8]) -> Void) throws -> Report {
         let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
         // than the one another region's compile just published. The snapshot is only read;
@@ -127,9 +136,11 @@ public struct TablesCompiler: Sendable {
             let stored: Bool
             do {
                 stored = try connection.transaction { connection in
-                    // Tables are derived data: a crash that loses this commit loses nothing the
-                    // next pass cannot build again (the model's own writes are durable), so the
-                    // pass does not wait for 12 MB of WAL to reach the disk.
+                    // The pass does not wait for 12 MB of WAL to reach the disk. Its effects
+                    // (the announcement, the rack's row, cycles marked ready) are seen before
+                    // they are durable; a crash that loses them leaves racks serving a
+                    // generation the database forgot, and the next pass, from the model's own
+                    // durable writes, publishes a higher one.
                     try connection.query("SET LOCAL synchronous_commit = off")
                     try connection.query("""
                         INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
@@ -154,7 +165,7 @@ public struct TablesCompiler: Sendable {
             }
             if stored {
                 report.published.append(announcement)
-                report.snapshots[rackID] = (digest, bytes)
+                published(rackID, digest, bytes)
             }
             report.timings.store += lap()
         }
@@ -167,9 +178,7 @@ public struct TablesCompiler: Sendable {
 
     /// Prunes superseded snapshots under the compilers' lock.
     static func prune(on connection: PostgresConnection) throws {
-        try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [Self.advisoryLockKey]) }
-        try pruneSnapshots(on: connection)
+        try withCompileLock(on: connection) { try pruneSnapshots(on: connection) }
     }
 
     /// Lifecycle power cycles (ids as a Postgres array literal) whose machines' new state is in
@@ -199,7 +208,16 @@ public struct TablesCompiler: Sendable {
     /// Reads what the racks serve, IPv4 only (the rack's DHCP is DHCPv4).
     static func loadModel(on connection: PostgresConnection, bootResource: String? = nil,
                           cache: CompilerModelCache? = nil, cached: inout [String]) throws -> CompilerModel {
+        let started = ContinuousClock.now
+        // The first statement takes the snapshot; the counters are read after it, so every
+        // commit the snapshot sees has moved its counter already (`is_called`: 0 until the first).
         let defaultDomain = try connection.query("SELECT name FROM domains WHERE is_default").scalar ?? "maas"
+        let counters = try connection.query("""
+            SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM model_interfaces_changes) AS interfaces,
+                   (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM model_records_changes) AS records
+            """).rows.first
+        let interfacesCounter = try counters?.integer("interfaces") ?? 0
+        let recordsCounter = try counters?.integer("records") ?? 0
         let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
             CompilerModel.VLAN(
                 id: try row.integer("id"), dhcpOn: row.bool("dhcp_on"),
@@ -229,18 +247,16 @@ public struct TablesCompiler: Sendable {
             return CompilerModel.Range(subnet: try row.integer("subnet_id"), dynamic: row["type"] == "dynamic", start: start, end: end)
         }
         let interfaces: [CompilerModel.Interface]
-        if let kept = cache?.currentInterfaces() {
+        if let kept = cache?.interfaces(at: interfacesCounter) {
             interfaces = kept
             cached.append("interfaces")
         } else {
-            interfaces = try readInterfaces(on: connection)
-            // The cache may keep them until the first of their tokens expires.
-            let expiry = try connection.query("""
-                SELECT extract(epoch FROM min(t.expires_at) - now()) FROM boot_tokens t JOIN machines m ON m.id = t.machine_id
-                WHERE t.used_at IS NULL AND t.expires_at > now() AND t.purpose = m.boot_purpose
-                  AND m.status IN ('commissioning', 'deploying')
-                """).scalar.flatMap(Double.init)
-            cache?.store(interfaces: interfaces, expiringIn: expiry)
+            let read = try readInterfaces(on: connection)
+            interfaces = read.interfaces
+            // Kept until the first of their tokens expires (a second early: `now()` is the
+            // transaction's start, a little before `started`).
+            let expires = read.firstTokenExpiry.map { started + .milliseconds(Int64(($0 - 1) * 1000)) }
+            cache?.store(interfaces: interfaces, at: interfacesCounter, expires: expires)
         }
         // The ephemeral environment machines boot to enlist, commission and deploy: the boot
         // resource named by the setting, else the first amd64 one, else the first.
@@ -249,12 +265,12 @@ public struct TablesCompiler: Sendable {
             FROM boot_resources WHERE $1::text IS NULL OR name = $1 ORDER BY architecture <> 'amd64', id LIMIT 1
             """, [bootResource]).rows.first.map { CompilerModel.BootImage(kernel: try $0.string("kernel"), initrd: try $0.string("initrd")) }
         let records: [CompilerModel.Record]
-        if let kept = cache?.records {
+        if let kept = cache?.records(at: recordsCounter) {
             records = kept
             cached.append("records")
         } else {
             records = try readRecords(on: connection)
-            cache?.store(records: records)
+            cache?.store(records: records, at: recordsCounter)
         }
         let leaseNames = try connection.query("""
             SELECT host(ip) AS ip, hostname FROM leases
@@ -269,14 +285,16 @@ public struct TablesCompiler: Sendable {
     }
 
     /// A commissioning or deploying machine's unused, unexpired boot token (its nonce: the
-    /// token is derived from it) rides with its interfaces.
+    /// token is derived from it) rides with its interfaces; `firstTokenExpiry` is the seconds
+    /// until the first of them expires.
     /// Read in place (columns by position, as selected): 100k rows are too many to copy into
     /// strings first.
-    static func readInterfaces(on connection: PostgresConnection) throws -> [CompilerModel.Interface] {
+    static func readInterfaces(on connection: PostgresConnection) throws -> (interfaces: [CompilerModel.Interface], firstTokenExpiry: Double?) {
         var interfaces: [CompilerModel.Interface] = []
+        var firstTokenExpiry: Double?
         try connection.forEachRow("""
             SELECT i.subnet_id, i.mac::text AS mac, host(i.ip) AS ip, m.id AS machine_id, m.system_id, m.hostname,
-                   m.architecture, m.boot_purpose, t.nonce
+                   m.architecture, m.boot_purpose, t.nonce, extract(epoch FROM t.expires_at - now()) AS expires_in
             FROM interfaces i JOIN machines m ON m.id = i.machine_id
             LEFT JOIN boot_tokens t ON t.machine_id = m.id AND t.used_at IS NULL AND t.expires_at > now()
                 AND t.purpose = m.boot_purpose AND m.status IN ('commissioning', 'deploying')
@@ -288,8 +306,11 @@ public struct TablesCompiler: Sendable {
                 hostname: try row.string(5), architecture: try row.string(6),
                 bootPurpose: try row.string(7), machineID: try row.integer(3),
                 systemID: try row.string(4), tokenNonce: row.optionalString(8)))
+            if let seconds = row.optionalString(9).flatMap(Double.init) {
+                firstTokenExpiry = min(firstTokenExpiry ?? seconds, seconds)
+            }
         }
-        return interfaces
+        return (interfaces, firstTokenExpiry)
     }
 
     static func readRecords(on connection: PostgresConnection) throws -> [CompilerModel.Record] {
