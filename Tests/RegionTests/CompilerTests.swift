@@ -164,17 +164,61 @@ struct CompilerTests {
             #expect(!has("node-1.maas", tables.snapshot))
             #expect(has("cached-probe.maas", tables.snapshot))
 
-            // Straight into the database, past the API: a domain's TTL moves the records'
-            // counter, a machine's architecture the interfaces'.
-            try connection.query("UPDATE domains SET ttl = 120 WHERE name = 'maas'")
+            // Straight into the database, past the API (and with no notification listened
+            // for): a record's value moves the records' counter, a machine's name the
+            // interfaces', and the tables show both.
+            try connection.query("UPDATE dns_records SET value = '198.18.1.10' WHERE name = 'cached-probe'")
             #expect(try pass().cachedModelParts == ["interfaces"])
-            try connection.query("UPDATE machines SET architecture = 'arm64' WHERE id = $1::bigint", [String(machine)])
+            try connection.query("UPDATE machines SET hostname = 'node-direct' WHERE id = $1::bigint", [String(machine)])
             #expect(try pass().cachedModelParts == ["records"])
+            tables = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(has("node-direct.maas", tables.snapshot))
+            #expect(has("cached-probe.maas", tables.snapshot))
 
             // The same model read whole compiles to the same tables: nothing to publish.
             #expect(try compile(harness).published.isEmpty)
             cache.invalidateAll()
             #expect(try pass().cachedModelParts.isEmpty)
+        }
+    }
+
+    /// A transaction still open when a pass takes its snapshot has moved the counter already:
+    /// the pass keeps interfaces without its rows. Its notification, handled after that pass as
+    /// the compiler service does, makes the next pass read them again.
+    @Test func aTransactionOpenDuringAPassIsReadOnceItCommits() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, machine) = try await populate(api)
+            let compiler = try PostgresConnection(harness.connectionString)
+            try compiler.query("LISTEN \(CompilerService.modelChannel)")
+            let cache = CompilerModelCache()
+            func pass() throws -> TablesCompiler.Report {
+                let report = try TablesCompiler().compileAll(on: compiler, cache: cache, prune: true)
+                for notification in try compiler.drainNotifications() { cache.changed(table: notification.payload) }
+                return report
+            }
+            _ = try pass()
+            let writer = try PostgresConnection(harness.connectionString)
+            try writer.query("BEGIN")
+            try writer.query("UPDATE machines SET hostname = 'node-late' WHERE id = $1::bigint", [String(machine)])
+            // The counter moved; the rows are not in this pass's snapshot.
+            #expect(try pass().cachedModelParts == ["records"])
+            try writer.query("COMMIT")
+            // Notifications arrive after the commit; give the server a moment to send them.
+            var changed = false
+            for _ in 0..<100 where !changed {
+                for notification in try compiler.drainNotifications() {
+                    cache.changed(table: notification.payload)
+                    changed = true
+                }
+                if !changed { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(changed)
+            let after = try pass()
+            #expect(after.cachedModelParts == ["records"])
+            #expect(after.published.map(\.rackID) == [Int64(rack)])
+            let tables = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(ZoneNames.wire("node-late.maas")!.withUnsafeBytes { tables.snapshot.zoneTable.find($0) >= 0 })
         }
     }
 

@@ -201,21 +201,19 @@ public final class RegionLink: @unchecked Sendable {
                     do {
                         let json = line.dropFirst(5).trimmingPrefix(" ")
                         let announcement = try JSONDecoder().decode(Announcement.self, from: Data(json.utf8))
-                        var staged: String?
                         if announcement.sha256.lowercased() != servedDigest.withLock({ $0 }) {
                             let (snapshot, temporary) = try fetch(announcement, rack: id)
                             store.install(snapshot)
-                            staged = temporary
                             log.info("region: generation \(snapshot.generation) in service (\(announcement.sha256.prefix(12)))")
+                            // Made durable after it serves, before it is reported: the report
+                            // releases power cycles waiting for these tables, and a rack that
+                            // restarted on older ones would boot those machines wrongly.
+                            persist(temporary, generation: snapshot.generation)
                             events.record("tables", "generation \(snapshot.generation) in service (\(announcement.size) bytes, sha256 \(announcement.sha256.prefix(12)))")
                         }
-                        // Told before the fsync: power cycles waiting for these tables go now.
                         if reportedServing != store.generation, reportServing(store.generation, rack: id) {
                             reportedServing = store.generation
                         }
-                        // Durable after it serves: a restart before this serves the last
-                        // persisted tables and fetches these again.
-                        if let staged { persist(staged, generation: store.generation) }
                     } catch {
                         failure = error
                         return false

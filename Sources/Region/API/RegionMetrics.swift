@@ -49,6 +49,16 @@ public final class RegionMetrics: Sendable {
     func countProxyRestart() { counters.withLock { $0.proxyRestarts += 1 } }
     func countProxyReconfigure() { counters.withLock { $0.proxyReconfigures += 1 } }
 
+    /// A gauge of a pass's phases, one line each.
+    private static func phases(_ name: String, _ help: String, _ timings: TablesCompiler.Timings) -> String {
+        var lines = ["# HELP \(name) \(help)", "# TYPE \(name) gauge"]
+        for (phase, duration) in [("model", timings.model), ("fingerprint", timings.fingerprint), ("build", timings.build),
+                                  ("store", timings.store), ("total", timings.total)] {
+            lines.append("\(name){phase=\"\(phase)\"} \(duration.seconds)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     func render(openConnections: Int) -> String {
         let snapshot = counters.withLock { $0 }
         var text = """
@@ -75,20 +85,10 @@ public final class RegionMetrics: Sendable {
             # HELP rackplane_region_compile_seconds_total Time spent in compile passes.
             # TYPE rackplane_region_compile_seconds_total counter
             rackplane_region_compile_seconds_total \(snapshot.compileSeconds)
-            # HELP rackplane_region_last_compile_seconds The last compile pass, by phase (model read, fingerprint, build, store).
-            # TYPE rackplane_region_last_compile_seconds gauge
-            rackplane_region_last_compile_seconds{phase="model"} \(snapshot.lastCompile.model.seconds)
-            rackplane_region_last_compile_seconds{phase="fingerprint"} \(snapshot.lastCompile.fingerprint.seconds)
-            rackplane_region_last_compile_seconds{phase="build"} \(snapshot.lastCompile.build.seconds)
-            rackplane_region_last_compile_seconds{phase="store"} \(snapshot.lastCompile.store.seconds)
-            rackplane_region_last_compile_seconds{phase="total"} \(snapshot.lastCompile.total.seconds)
-            # HELP rackplane_region_last_publishing_compile_seconds The last compile pass that published new tables, by phase.
-            # TYPE rackplane_region_last_publishing_compile_seconds gauge
-            rackplane_region_last_publishing_compile_seconds{phase="model"} \(snapshot.lastPublishingCompile.model.seconds)
-            rackplane_region_last_publishing_compile_seconds{phase="fingerprint"} \(snapshot.lastPublishingCompile.fingerprint.seconds)
-            rackplane_region_last_publishing_compile_seconds{phase="build"} \(snapshot.lastPublishingCompile.build.seconds)
-            rackplane_region_last_publishing_compile_seconds{phase="store"} \(snapshot.lastPublishingCompile.store.seconds)
-            rackplane_region_last_publishing_compile_seconds{phase="total"} \(snapshot.lastPublishingCompile.total.seconds)
+            \(Self.phases("rackplane_region_last_compile_seconds",
+                          "The last compile pass, by phase (model read, fingerprint, build, store).", snapshot.lastCompile))
+            \(Self.phases("rackplane_region_last_publishing_compile_seconds",
+                          "The last compile pass that published new tables, by phase.", snapshot.lastPublishingCompile))
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
             # TYPE rackplane_region_db_connections gauge
             rackplane_region_db_connections \(openConnections)

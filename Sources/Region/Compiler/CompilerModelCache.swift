@@ -1,11 +1,16 @@
 import Site
 
 /// The two large parts of the compiler's model, kept from one pass to the next: the interfaces
-/// (with their machines and boot tokens) and the DNS records. Each is read again only when its
-/// change counter moved: statement triggers on its tables advance a sequence (migration 015),
-/// and a pass reads both counters after its snapshot is taken, so a commit the snapshot sees has
-/// always moved its counter first. A write to a record thus does not re-read 100k interfaces,
-/// nor a new machine 100k records. The small tables are read on every pass.
+/// (with their machines and boot tokens) and the DNS records. A write to a record thus does not
+/// re-read 100k interfaces, nor a new machine 100k records. The small tables are read on every
+/// pass. A kept part is read again when either of two things says one of its tables changed:
+/// - its change counter moved. Statement triggers advance a sequence per part (migration 015),
+///   and a pass reads the counters after its snapshot is taken, so a commit the snapshot sees
+///   has always moved its counter, even if its notification has not been drained yet;
+/// - a notification named one of its tables (`changed(table:)`, between passes). A transaction
+///   still open when the snapshot was taken moved the counter before the pass read it, so the
+///   counter alone would keep the part without that transaction's rows; its notification comes
+///   after its commit, so after that pass.
 ///
 /// Per rack it also keeps the rack's machines (`RackMachinesCache`) and what its site is
 /// prepared from besides its records (`SitePreparationCache`); both check on every pass that
@@ -40,6 +45,17 @@ final class CompilerModelCache {
     }
 
     func store(records rows: [CompilerModel.Record], at counter: Int64) { records = (counter, rows) }
+
+    /// Tables the interfaces query reads, and the records query.
+    static let interfaceTables: Set<String> = ["interfaces", "machines", "boot_tokens"]
+    static let recordTables: Set<String> = ["dns_records", "domains"]
+
+    /// A notification on the model channel (its payload is the table's name), handled between
+    /// passes.
+    func changed(table: String) {
+        if Self.interfaceTables.contains(table) { interfaces = nil }
+        if Self.recordTables.contains(table) { records = nil }
+    }
 
     /// After a failed pass or a lost connection.
     func invalidateAll() {

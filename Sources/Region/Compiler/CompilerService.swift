@@ -81,8 +81,8 @@ public final class CompilerService: Service, Sendable {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(Self.modelChannel)")
                 try connection.query("LISTEN \(TablesCompiler.publishChannel)")
-                // Kept while this connection lasts (the counters would also tell what changed
-                // meanwhile, but a new connection is rare and starts clean).
+                // Kept while this connection listens: notifications missed while nobody
+                // listened are lost, so a new connection starts empty.
                 let cache = CompilerModelCache()
                 // Whatever changed while nobody listened (first start, a lost connection).
                 var publishedSincePrune = 0
@@ -95,7 +95,7 @@ public final class CompilerService: Service, Sendable {
                 while !isStopping {
                     // A failed compile is tried again within a second, change or not: the change
                     // it missed would otherwise wait for the next one.
-                    guard try wait(on: connection, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
+                    guard try wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
                         if !tidied, ContinuousClock.now - lastPass > Self.housekeepingAfter {
                             housekeeping(on: connection)
                             publishedSincePrune = 0
@@ -111,7 +111,7 @@ public final class CompilerService: Service, Sendable {
                     // all the same, so racks do not wait for the end of a mass enlistment.
                     if failed || ContinuousClock.now - lastPass < debounce {
                         let latest = ContinuousClock.now + debounce * 5
-                        while ContinuousClock.now < latest, try wait(on: connection, for: debounce), !isStopping {}
+                        while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
                     }
                     failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune)
                     lastPass = ContinuousClock.now
@@ -131,16 +131,17 @@ public final class CompilerService: Service, Sendable {
 
     /// Waits up to `timeout` for notifications; announces new tables at once and returns true
     /// if the model changed.
-    private func wait(on connection: PostgresConnection, for timeout: Duration) throws -> Bool {
-        if try handle(connection.drainNotifications()) { return true }
+    private func wait(on connection: PostgresConnection, cache: CompilerModelCache, for timeout: Duration) throws -> Bool {
+        if try handle(connection.drainNotifications(), cache: cache) { return true }
         var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
-        return try handle(connection.drainNotifications())
+        return try handle(connection.drainNotifications(), cache: cache)
     }
 
-    /// Passes table announcements on; true if any notification says the model changed.
-    private func handle(_ notifications: [PostgresNotification]) -> Bool {
+    /// Passes table announcements on and tells the cache which tables changed; true if any
+    /// notification says the model changed.
+    private func handle(_ notifications: [PostgresNotification], cache: CompilerModelCache) -> Bool {
         var modelChanged = false
         for notification in notifications {
             if notification.channel == TablesCompiler.publishChannel {
@@ -148,7 +149,8 @@ public final class CompilerService: Service, Sendable {
                     announcer.publish(tables)
                 }
             } else {
-                    modelChanged = true
+                cache.changed(table: notification.payload)
+                modelChanged = true
             }
         }
         return modelChanged
@@ -178,9 +180,9 @@ public final class CompilerService: Service, Sendable {
         malloc_trim(0)
     }
 
-    /// One pass; false if it failed (the caller tries again within a second).
+    /// One pass; false if it failed (the caller tries again within a second). `generations`
+    /// counts the passes that published, for pruning.
     @discardableResult
-    /// `generations`: passes that published, counted for pruning.
     private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int) -> Bool {
         do {
             // Kept before the announcements go out (`wait` passes them on after this returns).

@@ -4,6 +4,9 @@
 -- sequence. Sequences advance at once, not at commit: a commit the snapshot sees has always
 -- moved its counter before, and the compiler reads the counters after taking the snapshot. A
 -- counter that moved (or a rolled-back statement that moved it) means read that part again.
+-- A transaction still open at the snapshot has moved its counter too; its notification, after
+-- its commit, makes the compiler read the part again (CompilerModelCache). The sequences must
+-- keep CACHE 1: a backend's cached values would not show in another's reads.
 CREATE SEQUENCE model_interfaces_changes;
 CREATE SEQUENCE model_records_changes;
 
