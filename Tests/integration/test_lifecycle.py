@@ -219,8 +219,10 @@ def test_an_unknown_machine_enlists_commissions_and_deploys_itself(workdir):
                          "commissioning to end", diagnose)
         assert ready["status"] == "ready", f"{ready}\n{diagnose()}"
         assert ready["facts"]["cpus"] == 1 and ready["facts"]["mac"] == MAC
-        reported = [m for m in markers() if m.startswith(f"{bootlab.EPHEMERAL_MARKER} reported commission")]
-        assert reported, diagnose()
+        # The guest writes its line once the region has answered the report, which is after
+        # the region made it ready: wait for the console, not only for the state.
+        wait_for(lambda: [m for m in markers() if m.startswith(f"{bootlab.EPHEMERAL_MARKER} reported commission")], 30,
+                 "the commissioning report on the console", diagnose)
         commission_start = [m for m in markers() if " start " in m and "rackplane.purpose=commission" in m][-1]
         assert f"rackplane.report={REGION}/api/v1/machines/{machine_id}/report" in commission_start
         assert f"rackplane.system_id={ready['system_id']}" in commission_start
