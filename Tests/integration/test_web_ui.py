@@ -190,9 +190,11 @@ def png_size(path: str) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-def test_screenshots_of_the_main_pages(region, browser):
+def test_screenshots_of_the_main_pages(region, browser, tmp_path):
     log_in(browser, region)
-    target = os.environ.get("RACKPLANE_SCREENSHOTS") or tempfile.mkdtemp(prefix="rackplane-screenshots-")
+    # Without RACKPLANE_SCREENSHOTS they go to pytest's own temporary directory, which it
+    # cleans up (a directory of its own under /tmp was left behind by every run).
+    target = os.environ.get("RACKPLANE_SCREENSHOTS") or str(tmp_path)
     os.makedirs(target, exist_ok=True)
     ids = region.ids
     pages = [
