@@ -50,9 +50,12 @@ public final class SiteTableSource: @unchecked Sendable {
         let site = try SiteFile.load(path: sitePath)
         // Generations only rise, even if the clock steps back or two reloads share a second.
         let generation = max(UInt64(time(nil)), lastGeneration + 1)
-        let bytes = try SiteCompiler.compile(site, generation: generation, createdAt: UInt64(time(nil)), leases: leases)
-        try TableFile.write(bytes, to: snapshotPath)
-        let snapshot = try TableFile.open(snapshotPath)
+        // Checked once, when the staged file is opened, and persisted only then: a snapshot that
+        // fails its check replaces nothing.
+        let bytes = try SiteCompiler.compile(SiteCompiler.prepare(site, leases: leases), generation: generation,
+                                             createdAt: UInt64(time(nil)), validate: false)
+        let (snapshot, temporary) = try TableFile.stage(bytes, for: snapshotPath)
+        try TableFile.persist(temporary, to: snapshotPath)
         lastGeneration = generation
         // Parsing and compiling a large site file (100k machines) peaks at a few hundred MiB
         // that glibc keeps after it is freed; the snapshot itself is a mapping. Give the heap

@@ -88,18 +88,20 @@ public enum SiteCompiler {
     /// everything but the records is equal: a change to records then assembles only the records.
     public static func prepare(_ site: SiteConfiguration, leases: [SiteLeaseName] = [],
                                reusing cache: SitePreparationCache? = nil) -> PreparedTables {
-        // The sections do not depend on the records; the hosts are assembled without them.
-        let base = cache.map { _ in { var base = site; base.records = []; return base }() }
-        if let cache, let base, let kept = cache.kept, kept.base == base {
+        // The sections do not depend on the records, and the hosts are assembled without them.
+        var base = site
+        base.records = []
+        if let cache, let kept = cache.kept, kept.base == base {
             cache.reused += 1
             return PreparedTables(sections: kept.sections, zones: SiteZones.builder(for: site, hosts: kept.hosts, leases: leases))
         }
-        let from = base ?? site
-        let sections = site.machines.count + site.records.count >= sideThreadMinimum ? SideThread { builder(for: from).buildSections() } : nil
-        let hosts = SiteZones.Assembly(site: from, serial: 0, expectedRecords: site.records.count - from.records.count)
+        let withoutRecords = base
+        let sections = site.machines.count + site.records.count >= sideThreadMinimum
+            ? SideThread { builder(for: withoutRecords).buildSections() } : nil
+        let hosts = SiteZones.Assembly(site: base, serial: 0, expectedRecords: site.records.count)
         let zones = SiteZones.builder(for: site, hosts: hosts, leases: leases)
-        let built = sections?.result() ?? builder(for: from).buildSections()
-        if let cache, let base { cache.kept = (base, built, hosts) }
+        let built = sections?.result() ?? builder(for: base).buildSections()
+        cache?.kept = (base, built, hosts)
         return PreparedTables(sections: built, zones: zones)
     }
 

@@ -76,8 +76,7 @@ public enum TableFile {
             throw TablesError(.io, "rename to \(path): \(String(cString: strerror(error)))")
         }
         // Make the rename itself durable.
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let directoryFD = Glibc.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directoryFD = Glibc.open(split(path).directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
             close(directoryFD)
@@ -89,15 +88,20 @@ public enum TableFile {
     /// Removes what staging left beside `path` (a process that died between `stage` and
     /// `persist`, any pid); for start-up, before anything is staged.
     public static func removeStaged(for path: String) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let prefix = (slash.map { String(path[path.index(after: $0)...]) } ?? path) + ".tmp."
-        guard let stream = opendir(directory.isEmpty ? "/" : directory) else { return }
+        let (directory, file) = split(path)
+        guard let stream = opendir(directory) else { return }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix(prefix) { unlink((directory.isEmpty ? "" : directory) + "/" + name) }
+            if name.hasPrefix(file + ".tmp.") { unlink(directory + "/" + name) }
         }
+    }
+
+    /// The directory a path is in ("." or "/" where it names none) and its last component.
+    static func split(_ path: String) -> (directory: String, file: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
     /// A new file (never a truncated old one: a staged file left behind may still be mapped).
