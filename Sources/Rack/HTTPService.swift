@@ -110,7 +110,6 @@ final class HTTPService: RackService, @unchecked Sendable {
     var bootCounters: BootConfigCounters { boot.counters }
 
     func start(ring: RingContext, services: ServiceRegistry) throws {
-        connections = Array(repeating: HTTPConnection(), count: ring.configuration.maxConnections)
         registry = services
         let listener = try ring.listenTCP(TCPListenerOptions(bind: .any(port: settings.port), reusePort: true,
                                                             idleTimeoutMilliseconds: settings.idleTimeoutMilliseconds))
@@ -170,6 +169,7 @@ final class HTTPService: RackService, @unchecked Sendable {
     // MARK: Events
 
     func accepted(_ connection: ConnectionID, peer: IPv4Endpoint, ring: RingContext) {
+        connections.grow(toInclude: Int(connection.index), with: HTTPConnection())
         connections[Int(connection.index)] = HTTPConnection(id: connection, peer: peer)
     }
 

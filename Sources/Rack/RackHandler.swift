@@ -17,9 +17,6 @@ final class RackHandler: RingHandler, @unchecked Sendable {
     }
 
     func started(ring: RingContext) throws {
-        // Sized from this ring's own configuration, not a default.
-        registry.prepare(socketCapacity: ring.configuration.maxSockets)
-        connectionOwners = Array(repeating: -1, count: ring.configuration.maxConnections)
         for service in registry.services { try service.start(ring: ring, services: registry) }
     }
 
@@ -33,13 +30,17 @@ final class RackHandler: RingHandler, @unchecked Sendable {
             ring.close(connection)
             return
         }
+        connectionOwners.grow(toInclude: Int(connection.index), with: -1)
         connectionOwners[Int(connection.index)] = index
         registry.services[Int(index)].accepted(connection, peer: peer, ring: ring)
     }
 
     @inline(__always)
     private func owner(of connection: ConnectionID) -> RackService? {
-        let index = connectionOwners[Int(connection.index)]
+        let i = Int(connection.index)
+        // A connection refused in `accepted` before its entry existed is closed with no owner.
+        guard i < connectionOwners.count else { return nil }
+        let index = connectionOwners[i]
         return index < 0 ? nil : registry.services[Int(index)]
     }
 

@@ -38,10 +38,6 @@ final class ServiceRegistry {
         return services.count - 1
     }
 
-    /// Sizes the routing table for the ring's socket table (called before services start).
-    func prepare(socketCapacity: Int) {
-        socketOwners = Array(repeating: -1, count: socketCapacity)
-    }
 
     private func index(of service: RackService) -> Int8? {
         services.firstIndex(where: { $0 === service }).map { Int8($0) }
@@ -50,20 +46,24 @@ final class ServiceRegistry {
     /// Routes the socket's (or listener's) events to `service`.
     func register(_ socket: SocketID, for service: RackService) {
         guard let index = index(of: service) else { return }
+        socketOwners.grow(toInclude: Int(socket.index), with: -1)
         socketOwners[Int(socket.index)] = index
     }
 
     func unregister(_ socket: SocketID) {
+        guard Int(socket.index) < socketOwners.count else { return }
         socketOwners[Int(socket.index)] = -1
     }
 
     /// The index of the service owning a socket or listener, or -1.
     @inline(__always)
-    func ownerIndex(of socket: SocketID) -> Int8 { socketOwners[Int(socket.index)] }
+    func ownerIndex(of socket: SocketID) -> Int8 {
+        Int(socket.index) < socketOwners.count ? socketOwners[Int(socket.index)] : -1
+    }
 
     @inline(__always)
     func owner(of socket: SocketID) -> RackService? {
-        let index = socketOwners[Int(socket.index)]
+        let index = ownerIndex(of: socket)
         return index < 0 ? nil : services[Int(index)]
     }
 

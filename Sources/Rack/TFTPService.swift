@@ -90,7 +90,6 @@ final class TFTPService: RackService, @unchecked Sendable {
     func start(ring: RingContext, services: ServiceRegistry) throws {
         registry = services
         ringIndex = ring.index
-        sessions = Array(repeating: nil, count: ring.configuration.maxSockets)
         let socket = try ring.openUDP(UDPSocketOptions(bind: .any(port: port), reusePort: true, packetInfo: true))
         listener = socket
         services.register(socket, for: self)
@@ -248,6 +247,7 @@ final class TFTPService: RackService, @unchecked Sendable {
         registry?.register(socket, for: self)
         let session = TFTPSession(socket: socket, peer: datagram.source, transfer: transfer, bytes: bytes)
         if let requestName { session.name = BootRecorder.Name(requestName) }
+        sessions.grow(toInclude: Int(socket.index), with: nil)
         sessions[Int(socket.index)] = session
         sessionsByPeer[datagram.source] = socket
         counters.transfersStarted &+= 1

@@ -517,6 +517,36 @@ struct KernelBackendTests {
         #expect(handler.closedReasons == [.peerClosed])
     }
 
+    @Test("Connection tables grow to the most open at once; a full table refuses; freed entries are reused first",
+          arguments: KernelBackends.all)
+    func connectionTablesGrowToThePeak(backend: EngineBackend) throws {
+        let handler = try TCPFileHandler(path: nil, idleTimeoutMilliseconds: 10_000)
+        var configuration = Self.configuration()
+        configuration.maxConnections = 4
+        let engine = Engine(rings: 1, backend: backend, configuration: configuration) { _ in handler }
+        try engine.start()
+        defer { engine.stop(); engine.wait() }
+
+        var clients = try (0..<3).map { _ in try TCPClient(port: handler.port) }
+        #expect(Self.waitUntil { handler.acceptedCount == 3 })
+        #expect(handler.connectionTableSize == 3)
+        shutdown(clients.removeFirst().fd, Int32(SHUT_RDWR))
+        #expect(Self.waitUntil { handler.closedReasons.count == 1 })
+        // Three more: the freed entry first, then the fourth; the fifth finds the table full.
+        for _ in 0..<3 {
+            clients.append(try TCPClient(port: handler.port, receiveTimeoutMilliseconds: 3000))
+            _ = Self.waitUntil { handler.acceptedCount + Int(engine.counters()[0].connectionsRefused) == clients.count + 1 }
+        }
+        #expect(handler.acceptedCount == 5)
+        #expect(handler.connectionIndices == [0, 1, 2, 0, 3])
+        #expect(handler.connectionTableSize == 4)
+        let refused = clients.last!.readAll(deadlineMilliseconds: 3000)
+        #expect(refused.eof && refused.bytes.isEmpty)
+        engine.stop()
+        engine.wait()
+        #expect(engine.counters()[0].connectionsRefused == 1)
+    }
+
     @Test("An idle connection is closed after the listener's idle timeout", arguments: KernelBackends.all)
     func idleTimeout(backend: EngineBackend) throws {
         let handler = try TCPFileHandler(path: nil, idleTimeoutMilliseconds: 200)
@@ -689,6 +719,9 @@ final class TCPFileHandler: RingHandler, @unchecked Sendable {
         var accepted = 0
         var received: [UInt8] = []
         var closed: [CloseReason] = []
+        /// Each accepted connection's index, and the ring's connection table size then.
+        var indices: [UInt32] = []
+        var tableSize = 0
     }
 
     let path: String?
@@ -710,6 +743,8 @@ final class TCPFileHandler: RingHandler, @unchecked Sendable {
     var acceptedCount: Int { state.withLock { $0.accepted } }
     var receivedBytes: [UInt8] { state.withLock { $0.received } }
     var closedReasons: [CloseReason] { state.withLock { $0.closed } }
+    var connectionIndices: [UInt32] { state.withLock { $0.indices } }
+    var connectionTableSize: Int { state.withLock { $0.tableSize } }
 
     func started(ring: RingContext) throws {
         if let path {
@@ -724,7 +759,11 @@ final class TCPFileHandler: RingHandler, @unchecked Sendable {
     }
 
     func accepted(_ connection: ConnectionID, peer: IPv4Endpoint, listener: SocketID, ring: RingContext) {
-        state.withLock { $0.accepted += 1 }
+        state.withLock {
+            $0.accepted += 1
+            $0.indices.append(connection.index)
+            $0.tableSize = max($0.tableSize, ring.connections.count)
+        }
         guard file >= 0, let slot = ring.allocateSlot() else { return }
         let header = Array(Self.header.utf8)
         slot.buffer.copyBytes(from: header)

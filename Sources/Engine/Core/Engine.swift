@@ -171,7 +171,7 @@ final class RingThread: @unchecked Sendable {
             driverLock.withLock { $0 = nil }
             return
         }
-        context.baselineSockets = context.sockets.count - context.freeSockets.count
+        context.baselineSockets = context.configuration.maxSockets - context.freeSockets.count
         engine.ringStarted(error: nil)
         do {
             try driver.run()

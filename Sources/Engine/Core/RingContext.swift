@@ -1,6 +1,7 @@
 import Glibc
 
-/// Sizes of one ring's fixed resources. Everything is allocated at start-up.
+/// Sizes of one ring's fixed resources. Buffers and send slots are allocated at start-up; the
+/// socket and connection tables grow to the most ever open at once, up to these limits.
 public struct RingConfiguration: Sendable {
     /// Send slots and their size: a slot holds one datagram or one stream write.
     public var sendSlots: Int = 2048
@@ -103,9 +104,10 @@ public final class RingContext {
         now = startMilliseconds ?? MonotonicClock.milliseconds()
         slots = SendSlotPool(count: configuration.sendSlots, slotSize: configuration.sendSlotSize)
         timers = TimerWheel(resolutionMilliseconds: configuration.timerResolutionMilliseconds, nowMilliseconds: now)
-        sockets = Array(repeating: SocketEntry(), count: configuration.maxSockets)
+        // Grown as sockets and connections open (`Array.grow`), to the most ever open at once.
+        sockets = []
         freeSockets = (0..<UInt32(configuration.maxSockets)).reversed().map { $0 }
-        connections = Array(repeating: ConnectionEntry(), count: configuration.maxConnections)
+        connections = []
         freeConnections = (0..<UInt32(configuration.maxConnections)).reversed().map { $0 }
         batching = BatchingWindow(cap: configuration.coalesceMicroseconds, now: now)
     }
@@ -115,10 +117,17 @@ public final class RingContext {
 
     // MARK: UDP
 
+    /// A free socket index (the lowest), its entry grown into the table.
+    private func takeSocketIndex(_ call: String) throws(SystemError) -> UInt32 {
+        guard let index = freeSockets.popLast() else { throw SystemError(errno: EMFILE, call: "\(call): socket table full") }
+        sockets.grow(toInclude: Int(index), with: SocketEntry())
+        return index
+    }
+
     /// Opens a UDP socket on this ring and starts receiving on it. Port 0 binds an ephemeral
     /// port (see `localEndpoint(of:)`).
     public func openUDP(_ options: UDPSocketOptions) throws(SystemError) -> SocketID {
-        guard let index = freeSockets.popLast() else { throw SystemError(errno: EMFILE, call: "openUDP: socket table full") }
+        let index = try takeSocketIndex("openUDP")
         let fd: Int32
         do throws(SystemError) {
             fd = try driver.makeUDPSocket(options)
@@ -215,7 +224,7 @@ public final class RingContext {
 
     /// Opens a TCP listener on this ring; accepted connections are reported to the handler.
     public func listenTCP(_ options: TCPListenerOptions) throws(SystemError) -> SocketID {
-        guard let index = freeSockets.popLast() else { throw SystemError(errno: EMFILE, call: "listenTCP: socket table full") }
+        let index = try takeSocketIndex("listenTCP")
         let fd: Int32
         do throws(SystemError) {
             fd = try driver.makeListener(options)
@@ -313,6 +322,7 @@ public final class RingContext {
             return nil
         }
         let i = Int(index)
+        connections.grow(toInclude: i, with: ConnectionEntry())
         connections[i].fd = fd
         connections[i].listener = listener
         connections[i].lastActivity = now
@@ -431,7 +441,7 @@ public final class RingContext {
     /// Whether something latency-bound is running: a TCP connection, or a socket opened after
     /// start (a TFTP transfer). Batched waiting is off while it is.
     var isLatencySensitive: Bool {
-        freeConnections.count < connections.count || sockets.count - freeSockets.count > baselineSockets
+        freeConnections.count < configuration.maxConnections || configuration.maxSockets - freeSockets.count > baselineSockets
     }
 
     /// A datagram arrived on `socket`: its budget counts towards the batching window.

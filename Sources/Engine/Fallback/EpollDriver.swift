@@ -165,7 +165,7 @@ final class EpollDriver: RingDriver {
         pktinfoDataOffset = UnsafeMutableRawPointer(rp_cmsg_data(probe)!) - UnsafeMutableRawPointer(probe)
 
         streamBuffer = .allocate(byteCount: max(1, configuration.streamBufferSize), alignment: 64)
-        streamWrites = Array(repeating: StreamWrite(), count: configuration.maxConnections)
+        streamWrites = []  // grown as connections arrive (`armConnection`)
         writeQueue.reserveCapacity(configuration.maxConnections)
         writeScratch.reserveCapacity(configuration.maxConnections)
         resetReceiveHeaders(count: receiveBatch)
@@ -231,6 +231,7 @@ final class EpollDriver: RingDriver {
 
     func armConnection(_ id: ConnectionID, fd: Int32) {
         let i = Int(id.index)
+        streamWrites.grow(toInclude: i, with: StreamWrite())
         streamWrites[i] = StreamWrite()
         streamWrites[i].generation = id.generation
         if let error = register(fd, UserData(.streamReceive, index: id.index, generation: id.generation),

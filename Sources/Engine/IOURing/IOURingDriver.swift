@@ -94,19 +94,17 @@ final class IOURingDriver: RingDriver {
             ring.deallocate()
             throw error
         }
+        // Fixed in place (the kernel reads a socket's header when its receive is armed), each
+        // written when its socket is armed: the pages of sockets never opened stay untouched.
         receiveHeaders = .allocate(capacity: configuration.maxSockets)
-        receiveHeaders.initialize(repeating: msghdr(), count: configuration.maxSockets)
-        for i in 0..<configuration.maxSockets {
-            receiveHeaders[i].msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-            receiveHeaders[i].msg_controllen = SlotMessage.pktinfoControlLength
-        }
         slotMessages = .allocate(capacity: configuration.sendSlots)
         slotMessages.initialize(repeating: SlotMessage(), count: configuration.sendSlots)
+        // Written before each use; untouched pages cost nothing.
         linkTimeouts = .allocate(capacity: configuration.maxConnections)
-        linkTimeouts.initialize(repeating: __kernel_timespec(), count: configuration.maxConnections)
-        socketOperations = Array(repeating: 0, count: configuration.maxSockets)
-        connectionOperations = Array(repeating: 0, count: configuration.maxConnections)
-        streams = Array(repeating: StreamState(), count: configuration.maxConnections)
+        socketOperations = []  // grown as sockets are armed
+        // Per connection: grown as connections arrive (`armConnection`).
+        connectionOperations = []
+        streams = []
         completions = .allocate(capacity: Self.completionBatch)
         socketsToRearm.reserveCapacity(256)
         connectionsToRearm.reserveCapacity(256)
@@ -159,6 +157,11 @@ final class IOURingDriver: RingDriver {
     // MARK: Arming
 
     func armDatagramSocket(_ id: SocketID, fd: Int32) {
+        var header = msghdr()
+        header.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        header.msg_controllen = SlotMessage.pktinfoControlLength
+        (receiveHeaders + Int(id.index)).initialize(to: header)
+        socketOperations.grow(toInclude: Int(id.index), with: 0)
         let sqe = submissionEntry()
         io_uring_prep_recvmsg_multishot(sqe, fd, receiveHeaders + Int(id.index), 0)
         setFlag(sqe, Self.bufferSelectBit)
@@ -173,6 +176,7 @@ final class IOURingDriver: RingDriver {
         // poll internally), while a send punted to an io-wq worker on an O_NONBLOCK socket
         // fails with EAGAIN (the kernel adds MSG_DONTWAIT for it). Only the file send's own
         // splices make a socket non-blocking, for the length of each call.
+        socketOperations.grow(toInclude: Int(id.index), with: 0)
         io_uring_prep_multishot_accept(sqe, fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, UserData(.accept, index: id.index, generation: id.generation).raw)
         socketOperations[Int(id.index)] += 1
@@ -184,6 +188,8 @@ final class IOURingDriver: RingDriver {
         setFlag(sqe, Self.bufferSelectBit)
         sqe.pointee.buf_group = Self.streamGroup
         io_uring_sqe_set_data64(sqe, UserData(.streamReceive, index: id.index, generation: id.generation).raw)
+        connectionOperations.grow(toInclude: Int(id.index), with: 0)
+        streams.grow(toInclude: Int(id.index), with: StreamState())
         connectionOperations[Int(id.index)] += 1
     }
 
@@ -394,8 +400,7 @@ final class IOURingDriver: RingDriver {
         let (idle, _) = context.listenerTimeouts(context.connections[i].listener)
         guard idle > 0 else { return }
         setFlag(sqe, Self.linkBit)
-        linkTimeouts[i].tv_sec = Int64(idle / 1000)
-        linkTimeouts[i].tv_nsec = Int64(idle % 1000) * 1_000_000
+        linkTimeouts[i] = __kernel_timespec(tv_sec: Int64(idle / 1000), tv_nsec: Int64(idle % 1000) * 1_000_000)
         let timeout = submissionEntry()
         io_uring_prep_link_timeout(timeout, linkTimeouts + i, 0)
         io_uring_sqe_set_data64(timeout, UserData(.linkTimeout, index: id.index, generation: id.generation).raw)
