@@ -49,7 +49,7 @@ let package = Package(
 
         // The rack: services on the engine, table swaps, lease journal, metrics.
         .target(name: "Rack", dependencies: [
-            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire", "CLinuxShims", "Power",
+            "Engine", "Responders", "Tables", "Site", "LeaseStore", "Wire", "CLinuxShims", "Power", "ChildProcesses",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -72,6 +72,10 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
+        // posix_spawn for daemons' children (the region's squid and PostgreSQL tools, the
+        // standalone rack's site compiler). Glibc only.
+        .target(name: "ChildProcesses"),
+
         // The rack's DHCP lease journal: append-only file, group commit, compaction. Stdlib + Glibc.
         .target(name: "LeaseStore"),
 
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "Region",
             dependencies: [
-                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims", "Power", "CLibCrypto",
+                "Tables", "Site", "Wire", "CLibPQ", "CLinuxShims", "Power", "CLibCrypto", "ChildProcesses",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,22 +1,25 @@
 import Glibc
 
-/// Starting squid (and `squid -z`) from the region: posix_spawn, with what a daemon's child
-/// needs that Foundation's Process does not give.
-enum ChildProcess {
-    struct SpawnError: Error, CustomStringConvertible {
-        var command: String
-        var errno: Int32
-        var description: String { "could not run \(command): \(String(cString: strerror(errno)))" }
+/// Starting child processes from a daemon (squid and PostgreSQL's tools from the region, the
+/// site compiler from a standalone rack): posix_spawn, with what a daemon's child needs that
+/// Foundation's Process does not give.
+public enum ChildProcess {
+    public struct SpawnError: Error, CustomStringConvertible {
+        public var command: String
+        public var errno: Int32
+        public var description: String { "could not run \(command): \(String(cString: strerror(errno)))" }
     }
 
-    /// Starts `arguments` with stdin on /dev/null and the region's stdout and stderr (squid's
-    /// fatal messages land in the region's log), in a process group of its own. Signals the region ignores or handles are back
-    /// to their defaults in the child: swift-service-lifecycle sets SIGTERM and SIGINT to
-    /// SIG_IGN, and a process that runs an `Engine` ignores SIGPIPE, which exec would
-    /// otherwise pass on.
-    static func spawn(_ arguments: [String], output: Int32? = nil) throws(SpawnError) -> pid_t {
-        // The API's listening socket and the database connections must not live on in squid.
-        EmbeddedCluster.markInheritedDescriptorsCloseOnExec()
+    /// Starts `arguments` with stdin on /dev/null and the parent's stdout and stderr (squid's
+    /// fatal messages land in the region's log) or `output`, in a process group of its own.
+    /// Signals the parent ignores, handles or blocks are back to their defaults in the child:
+    /// swift-service-lifecycle sets SIGTERM and SIGINT to SIG_IGN, a process that runs an
+    /// `Engine` ignores SIGPIPE, which exec would otherwise pass on, and the rack blocks the
+    /// signals it waits for.
+    public static func spawn(_ arguments: [String], output: Int32? = nil) throws(SpawnError) -> pid_t {
+        // The region's listening socket and database connections, the rack's sockets and rings,
+        // must not live on in the child.
+        markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -35,7 +38,7 @@ enum ChildProcess {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         posix_spawnattr_setsigmask(&attributes, &unblocked)
-        // A process group of its own: Ctrl-C on the region's terminal reaches the region, which
+        // A process group of its own: Ctrl-C on the daemon's terminal reaches the daemon, which
         // then stops squid itself, rather than both at once (which looks like squid dying).
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
@@ -49,14 +52,14 @@ enum ChildProcess {
 
     /// Blocks until `child` has exited, without reaping it: its pid stays ours (a zombie) until
     /// `reap`, so a signal sent by pid meanwhile cannot reach another process.
-    static func waitForExit(_ child: pid_t) {
+    public static func waitForExit(_ child: pid_t) {
         var info = siginfo_t()
         while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0, errno == EINTR {}
     }
 
     /// Collects an exited child; its exit status, or 128 + the signal that ended it.
     @discardableResult
-    static func reap(_ child: pid_t) -> Int32 {
+    public static func reap(_ child: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(child, &status, 0) < 0, errno == EINTR {}
         // WIFEXITED / WEXITSTATUS / WTERMSIG spelled out: the macros are not imported.
@@ -64,8 +67,8 @@ enum ChildProcess {
     }
 
     /// Runs to completion: the exit status as `reap` gives it, and what it printed (kept out of
-    /// the region's log unless the caller wants it there).
-    static func run(_ arguments: [String]) throws(SpawnError) -> (status: Int32, output: String) {
+    /// the parent's log unless the caller wants it there).
+    public static func run(_ arguments: [String]) throws(SpawnError) -> (status: Int32, output: String) {
         var ends: [Int32] = [0, 0]
         // Both ends close on exec (spawn marks every descriptor so); only the dup'd copies reach the child.
         guard pipe(&ends) == 0 else { throw SpawnError(command: arguments[0], errno: errno) }
@@ -90,5 +93,22 @@ enum ChildProcess {
         }
         close(ends[0])
         return (reap(child), String(decoding: output, as: UTF8.self))
+    }
+
+    /// A child inherits every descriptor not marked close-on-exec, and pg_ctl leaves a server
+    /// running after it exits: any descriptor it inherits stays open as long as the server
+    /// does. A build lock held by a caller (`flock FILE swift test`) once outlived the tests
+    /// that way. So every descriptor above stderr is marked close-on-exec before spawning;
+    /// only the output pipe, dup'd onto 1 and 2, reaches the child.
+    public static func markInheritedDescriptorsCloseOnExec() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let descriptor = Int32(name), descriptor > 2, descriptor != own else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 }

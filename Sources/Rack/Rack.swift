@@ -32,6 +32,9 @@ public struct RackOptions: Sendable {
     /// connected rack defaults to `STATE_DIR/files`, where its image cache links the region's
     /// boot files.
     public var filesRoot: String?
+    /// The executable that compiles the site file in a child process (`rackplane`; see
+    /// `SiteTableSource`); nil compiles in the rack's own process.
+    public var siteCompiler: String?
 
     /// The files root in effect: the option, else a connected rack's own, else the tables'.
     public var effectiveFilesRoot: String? {
@@ -83,7 +86,8 @@ public final class Rack {
             snapshot = try link.initialSnapshot()
             log.info("tables: generation \(snapshot.generation) from the region at \(url): \(snapshot.subnetCount) subnets, \(snapshot.reservationCount) machines")
         } else {
-            let site = SiteTableSource(sitePath: options.sitePath, stateDirectory: options.stateDirectory, log: log)
+            let site = SiteTableSource(sitePath: options.sitePath, stateDirectory: options.stateDirectory,
+                                       compilerExecutable: options.siteCompiler, log: log)
             source = site
             region = nil
             snapshot = try site.load()

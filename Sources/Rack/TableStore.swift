@@ -1,3 +1,4 @@
+import ChildProcesses
 import CLinuxShims
 import Glibc
 import Site
@@ -29,39 +30,73 @@ public final class TableStore: Sendable {
 /// Where a standalone rack's tables come from: a site file compiled in place. The compiled
 /// snapshot is also written to the state directory, so the last good tables survive a restart
 /// even if the site file is broken by then.
+///
+/// `rackplane rack` compiles in a child process (`rackplane tables compile --staged`). Parsing
+/// and compiling 100k machines peaks near 300 MiB and leaves the heap fragmented, and the YAML
+/// parser's code and data stay resident; in a child all of that ends with the child, so the
+/// serving rack holds only the mapped tables (docs/benchmarks.md, DNS RSS).
 public final class SiteTableSource: @unchecked Sendable {
     public let sitePath: String
     public let snapshotPath: String
+    /// The `rackplane` executable that compiles in a child process; nil compiles in this one.
+    public let compilerExecutable: String?
     private let log: RackLog
     private var lastModified: timespec = timespec()
     private var lastGeneration: UInt64 = 0
     /// Named dynamic leases the zones publish (set by the rack from the DHCP ring's board).
     public var leases: [SiteLeaseName] = []
 
-    public init(sitePath: String, stateDirectory: String, log: RackLog) {
+    public init(sitePath: String, stateDirectory: String, compilerExecutable: String? = nil, log: RackLog) {
         self.sitePath = sitePath
         self.snapshotPath = stateDirectory + "/tables.snapshot"
+        self.compilerExecutable = compilerExecutable
         self.log = log
     }
 
     /// Compiles the site file. A bad file throws with file, line and reason; nothing is served.
     public func load() throws -> TableSnapshot {
         lastModified = modificationTime() ?? timespec()
-        let site = try SiteFile.load(path: sitePath)
         // Generations only rise, even if the clock steps back or two reloads share a second.
         let generation = max(UInt64(time(nil)), lastGeneration + 1)
         // Checked once, when the staged file is opened, and persisted only then: a snapshot that
         // fails its check replaces nothing.
-        let bytes = try SiteCompiler.compile(SiteCompiler.prepare(site, leases: leases), generation: generation,
-                                             createdAt: UInt64(time(nil)), validate: false)
-        let (snapshot, temporary) = try TableFile.stage(bytes, for: snapshotPath)
+        let (snapshot, temporary) = if let compilerExecutable {
+            try compileInChild(compilerExecutable, generation: generation)
+        } else {
+            try compileHere(generation: generation)
+        }
         try TableFile.persist(temporary, to: snapshotPath)
         lastGeneration = generation
-        // Parsing and compiling a large site file (100k machines) peaks at a few hundred MiB
-        // that glibc keeps after it is freed; the snapshot itself is a mapping. Give the heap
-        // back so the serving rack's footprint is the tables, not the compiler's high-water mark.
-        malloc_trim(0)
         return snapshot
+    }
+
+    private func compileHere(generation: UInt64) throws -> (TableSnapshot, String) {
+        let site = try SiteFile.load(path: sitePath)
+        let bytes = try SiteCompiler.compile(SiteCompiler.prepare(site, leases: leases), generation: generation,
+                                             createdAt: UInt64(time(nil)), validate: false)
+        // The compiler's peak (a few hundred MiB at 100k machines) is free again; give it back.
+        malloc_trim(0)
+        return try TableFile.stage(bytes, for: snapshotPath)
+    }
+
+    private func compileInChild(_ executable: String, generation: UInt64) throws -> (TableSnapshot, String) {
+        let temporary = TableFile.temporaryPath(for: snapshotPath)
+        var arguments = [executable, "tables", "compile", sitePath, "--output", temporary,
+                         "--generation", String(generation), "--staged"]
+        // Beside the staged snapshot and under its name, so a start-up after a crash removes it.
+        let leasesPath = temporary + ".leases"
+        if !leases.isEmpty {
+            try TableFile.writeStaged(SiteLeaseNamesFile.encode(leases), to: leasesPath)
+            arguments += ["--lease-names", leasesPath]
+        }
+        defer { if !leases.isEmpty { unlink(leasesPath) } }
+        unlink(temporary)
+        let (status, output) = try ChildProcess.run(arguments)
+        guard status == 0 else {
+            unlink(temporary)
+            throw SiteCompileFailure(status: status, output: output)
+        }
+        return (try TableFile.openStaged(temporary), temporary)
     }
 
     /// Whether the site file changed on disk since the last load.
@@ -86,5 +121,17 @@ public final class SiteTableSource: @unchecked Sendable {
         } catch {
             log.error("tables: \(error); generation \(store.generation) stays in service")
         }
+    }
+}
+
+/// The site compiler process failed: what it printed (the site file's error, with file, line and
+/// reason), or its exit status when it printed nothing.
+public struct SiteCompileFailure: Error, CustomStringConvertible {
+    public let status: Int32
+    public let output: String
+
+    public var description: String {
+        let printed = output.split(separator: "\n").map { $0.trimmingPrefix("Error: ") }.joined(separator: "; ")
+        return printed.isEmpty ? "the site compiler exited with status \(status)" : printed
     }
 }

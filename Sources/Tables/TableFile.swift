@@ -51,12 +51,24 @@ public enum TableFile {
     public static func stage(_ bytes: [UInt8], for path: String) throws(TablesError) -> (snapshot: TableSnapshot, temporary: String) {
         let temporary = temporaryPath(for: path)
         try writeFile(bytes, to: temporary)
+        return (try openStaged(temporary), temporary)
+    }
+
+    /// Opens a staged file another process wrote (`writeStaged`): mapped and validated, or
+    /// removed and thrown.
+    public static func openStaged(_ temporary: String) throws(TablesError) -> TableSnapshot {
         do {
-            return (try open(temporary), temporary)
+            return try open(temporary)
         } catch {
             unlink(temporary)
             throw error
         }
+    }
+
+    /// Writes `bytes` to a new file at `temporary` (from `temporaryPath(for:)`), neither synced
+    /// nor renamed: for a compiler process whose caller opens, checks and persists it.
+    public static func writeStaged(_ bytes: [UInt8], to temporary: String) throws(TablesError) {
+        try writeFile(bytes, to: temporary)
     }
 
     /// Makes a staged file durable and renames it to `path` (its mapping stays valid).
@@ -83,7 +95,8 @@ public enum TableFile {
         }
     }
 
-    static func temporaryPath(for path: String) -> String { path + ".tmp.\(getpid())" }
+    /// Where this process stages a file for `path`; `removeStaged` finds it by its prefix.
+    public static func temporaryPath(for path: String) -> String { path + ".tmp.\(getpid())" }
 
     /// Removes what staging left beside `path` (a process that died between `stage` and
     /// `persist`, any pid); for start-up, before anything is staged.

@@ -123,6 +123,9 @@ struct RackCommand: ParsableCommand {
         options.coalesceMicroseconds = try settings.integer("coalesce_us", flag: coalesceUs, default: 2000)
         options.accessLog = try settings.bool("access_log", flag: accessLog, default: false)
         options.filesRoot = settings.string("files", flag: files)
+        // This very binary (even if an upgrade replaced the file since), so the compiler is the
+        // rack's own version.
+        options.siteCompiler = "/proc/self/exe"
         if let backend = settings.string("backend", flag: backend) {
             guard let chosen = EngineBackend(rawValue: backend) else {
                 throw SettingsError("\(settings.origin("backend", flag: self.backend != nil)) must be io_uring, epoll or memory")

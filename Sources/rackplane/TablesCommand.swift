@@ -12,6 +12,21 @@ struct TablesCommand: ParsableCommand {
     )
 }
 
+/// The bytes of the file at `path`.
+func readBytes(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw ValidationError("\(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count >= 0 else { throw ValidationError("\(path): \(String(cString: strerror(errno)))") }
+        if count == 0 { return bytes }
+        bytes.append(contentsOf: chunk[..<count])
+    }
+}
+
 /// Prints `message` to standard error and exits non-zero.
 func fail(_ message: String) -> ExitCode {
     FileHandleStandardError.write(message + "\n")
@@ -39,17 +54,41 @@ struct TablesCompileCommand: ParsableCommand {
     @Option(help: "Generation number (default: the current Unix time, so it rises with each compile).")
     var generation: UInt64?
 
+    /// For a standalone rack, which compiles in a child process (docs/rack.md): the dynamic
+    /// leases whose hostnames the zones publish (`SiteLeaseNamesFile`).
+    @Option(help: .hidden)
+    var leaseNames: String?
+
+    /// For a standalone rack: write OUTPUT as a new file, unsynced and unchecked; the rack
+    /// checks it once when it opens it, and persists it.
+    @Flag(help: .hidden)
+    var staged = false
+
     func run() throws {
         let configuration: SiteConfiguration
+        var leases: [SiteLeaseName] = []
         do {
             configuration = try SiteFile.load(path: site)
+            if let leaseNames {
+                switch SiteLeaseNamesFile.decode(try readBytes(leaseNames)) {
+                case .success(let names): leases = names
+                case .failure(let error): throw fail("\(leaseNames): \(error)")
+                }
+            }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail("\(error)")
         }
         let now = UInt64(time(nil))
         do {
-            let bytes = try SiteCompiler.compile(configuration, generation: generation ?? now, createdAt: now)
-            try TableFile.write(bytes, to: output)
+            let prepared = SiteCompiler.prepare(configuration, leases: leases)
+            let bytes = try SiteCompiler.compile(prepared, generation: generation ?? now, createdAt: now, validate: !staged)
+            if staged {
+                try TableFile.writeStaged(bytes, to: output)
+            } else {
+                try TableFile.write(bytes, to: output)
+            }
             print("\(output): generation \(generation ?? now), \(bytes.count) bytes, \(configuration.subnets.count) subnets, \(configuration.machines.count) machines")
         } catch {
             throw fail("\(output): \(error)")

@@ -265,6 +265,29 @@ def test_tables_compile_check_and_show(tmp_path):
         assert expected in result.stderr, (expected, result.stderr)
 
 
+def test_tables_compile_for_a_rack_writes_a_staged_file_with_lease_names(tmp_path):
+    # What a standalone rack runs in a child process: the file is written unsynced at the path
+    # given, to be checked and persisted by the rack; named leases come in a file of their own.
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    names = tmp_path / "names"
+    names.write_text("198.18.0.150 " + "laptop 7\n".encode().hex() + "\n198.18.0.151 " + b"pc-8".hex() + "\n")
+    staged = tmp_path / "tables.snapshot.tmp.1"
+    plain = tmp_path / "plain.bin"
+    run(RACKPLANE, "tables", "compile", str(site), "-o", str(staged), "--generation", "7", "--staged",
+        "--lease-names", str(names))
+    run(RACKPLANE, "tables", "compile", str(site), "-o", str(plain), "--generation", "7")
+    assert "ok, generation 7" in run(RACKPLANE, "tables", "check", str(staged)).stdout
+    # Both leases' names (the first sanitised) add records to the zones.
+    assert staged.stat().st_size > plain.stat().st_size
+    names.write_text("198.18.0.150 laptop\n")
+    result = run(RACKPLANE, "tables", "compile", str(site), "-o", str(tmp_path / "other"), "--staged",
+                 "--lease-names", str(names), check=False)
+    assert result.returncode != 0
+    assert "line 1 is not" in result.stderr, result.stderr
+    assert not (tmp_path / "other").exists()
+
+
 def test_a_running_rack_shows_its_io_uring_in_proc(lab, rack):
     import glob
 

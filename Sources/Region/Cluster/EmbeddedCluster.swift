@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 
 /// The region's own PostgreSQL cluster, for running without `--database-url`: created with the
@@ -95,7 +96,7 @@ public struct EmbeddedCluster: Sendable {
             \(user)'\(binaries)/pg_ctl' -D '\(dataDirectory)' -m immediate -w stop >/dev/null 2>&1
             rm -rf '\(removing)'
             """
-        Self.markInheritedDescriptorsCloseOnExec()
+        ChildProcess.markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -166,7 +167,7 @@ public struct EmbeddedCluster: Sendable {
         // Only the dup2'd copies reach the child: the server it may start must not hold the pipe.
         _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
-        Self.markInheritedDescriptorsCloseOnExec()
+        ChildProcess.markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -202,22 +203,6 @@ public struct EmbeddedCluster: Sendable {
             throw ClusterError(step: step, message: printed.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return printed
-    }
-
-    /// pg_ctl leaves a server running after it exits: any descriptor it inherits stays open as
-    /// long as the server does. A build lock held by a caller (`flock FILE swift test`) once
-    /// outlived the tests that way. So every descriptor above stderr is marked close-on-exec
-    /// before spawning; only the output pipe, dup'd onto 1 and 2, reaches the tools.
-    static func markInheritedDescriptorsCloseOnExec() {
-        guard let directory = opendir("/proc/self/fd") else { return }
-        defer { closedir(directory) }
-        let own = dirfd(directory)
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let descriptor = Int32(name), descriptor > 2, descriptor != own else { continue }
-            let flags = fcntl(descriptor, F_GETFD)
-            if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
-        }
     }
 
     private func logTail() -> String {
