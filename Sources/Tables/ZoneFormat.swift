@@ -15,7 +15,10 @@
 ///                16 transfer records offset u32 · 20 transfer records length u32
 ///     name (24): 0 name offset u32 · 4 name length u16 · 6 flags u16 · 8 zone u32
 ///                12 first answer entry u32 · 16 answer entry count u32 · 20 default answer u32
-///     answer entry (8): 0 query type u16 · 2 reserved · 4 answer u32
+///     answer entry (8): 0 query type u16 · 2 reserved · 4 answer u32; a name's entries are
+///                its RRsets in order (CNAME first where it has one); ANY (RFC 8482: one RRset)
+///                takes the first entry's answer unless the name has an ANY entry (files
+///                before 2026-11-27 carry one for every name)
 ///     hash slot (8): 0 tag u32 (FNV-1a-64 >> 32) · 4 name index u32 (UInt32.max: empty);
 ///                slot = hash & (capacity - 1), linear probing
 ///     ACL entry (8): 0 network u32 · 4 prefix length u8 · 5 reserved; recursion entries first
@@ -49,6 +52,19 @@ public enum ZoneFormat {
     public static let questionNamePointer: [UInt8] = [0xC0, 0x0C]
 
     public static let emptySlot = UInt32.max
+
+    /// QTYPE ANY (255), answered from a name's first entry.
+    public static let anyType: UInt16 = 255
+
+    /// The builder's hash capacity: the smallest power of two that keeps the load at 0.8 or
+    /// below. Every query probes the table, so at 100k machines (200k names) this halves the
+    /// slots the queries keep resident (2 MiB, not 4) for probe runs of a slot or two more,
+    /// mostly in the same cache line. Readers take any power of two above the name count.
+    public static func hashCapacity(for count: Int) -> Int {
+        var capacity = 8
+        while capacity * 4 < count * 5 { capacity <<= 1 }
+        return capacity
+    }
 
     /// The hash of a lower-case wire name.
     @inline(__always)

@@ -39,19 +39,15 @@ struct ZoneSectionLayout {
             throw ZoneBuildError("too many access-list entries")
         }
 
-        // Zones: apex, NXDOMAIN answer, transfer records (data offsets relative).
+        // Zones: apex, NXDOMAIN answer (data offsets relative); transfer records come last.
         var zoneRows: [(apex: UInt32, apexLength: UInt32, serial: UInt32, nxdomain: UInt32, transfer: UInt32, transferLength: UInt32)] = []
         zoneRows.reserveCapacity(zoneCount)
-        var ownersByZone = [[Int32]](repeating: [], count: zoneCount)
-        for id in owners { ownersByZone[Int(model.zone[Int(id)])].append(id) }
         for (index, apex) in model.apexes.enumerated() {
             let soa = model.sets[Int(model.set(apex, DNSType.soa.rawValue))]
             let apexAt = nameOffset(apex)
             let serial = Self.soaField(model.bytes(of: soa.firstItem), 0)
             let nxdomain = storeNegative(zone: Int32(index), rcode: 3)
-            let transferAt = UInt32(data.count)
-            appendTransfer(zone: Int32(index), names: ownersByZone[index])
-            zoneRows.append((apexAt, UInt32(model.name(apex).count), serial, nxdomain, transferAt, UInt32(data.count) - transferAt))
+            zoneRows.append((apexAt, UInt32(model.name(apex).count), serial, nxdomain, 0, 0))
         }
 
         // Names and their answers, in owner order.
@@ -91,29 +87,37 @@ struct ZoneSectionLayout {
                 fallback = store(fallbackBytes)
                 encodeRRSet(cname)
                 let only = storeScratch()
+                // First, so it is also what ANY gets.
                 answerRows.append((DNSType.cname.rawValue, only))
-                answerRows.append((DNSType.any.rawValue, only))
                 for (type, chain) in chains { answerRows.append((type, store(chain))) }
             } else {
                 fallback = nodata(zone: nodeZone, &nodataOffsets)
+                // ANY gets the first of these (RFC 8482: one RRset), with no entry of its own.
                 var index = model.firstSet[Int(id)]
-                var firstAnswer: UInt32 = 0
                 while index >= 0 {
                     encodeRRSet(index)
-                    let offset = storeScratch()
-                    if index == model.firstSet[Int(id)] { firstAnswer = offset }
-                    answerRows.append((model.sets[Int(index)].type, offset))
+                    answerRows.append((model.sets[Int(index)].type, storeScratch()))
                     index = model.sets[Int(index)].next
                 }
-                // ANY: the name's first RRset (RFC 8482).
-                answerRows.append((DNSType.any.rawValue, firstAnswer))
             }
             nameRows.append((nameAt, UInt16(model.name(id).count), flags, UInt32(nodeZone), first,
                              UInt32(answerRows.count) - first, fallback))
         }
 
+        // Transfer records after every name and answer: only AXFR reads them, so queries never
+        // touch their pages (nor, where the kernel maps the file in 2 MiB pieces, the pieces
+        // around them).
+        var ownersByZone = [[Int32]](repeating: [], count: zoneCount)
+        for id in owners { ownersByZone[Int(model.zone[Int(id)])].append(id) }
+        for index in 0..<zoneCount {
+            let transferAt = UInt32(data.count)
+            appendTransfer(zone: Int32(index), names: ownersByZone[index])
+            zoneRows[index].transfer = transferAt
+            zoneRows[index].transferLength = UInt32(data.count) - transferAt
+        }
+
         // The fixed parts, then the data.
-        let capacity = TableHash.capacity(for: nameRows.count)
+        let capacity = ZoneFormat.hashCapacity(for: nameRows.count)
         let aclCount = builder.recursionAllowed.count + builder.transferAllowed.count
         let zonesOffset = ZoneFormat.headerSize
         let namesOffset = zonesOffset + zoneCount * ZoneFormat.zoneSize

@@ -134,16 +134,18 @@ public struct ZoneTable: @unchecked Sendable {
     }
 
     /// The answer `name` gives for `type`: its own, or its default (NODATA, a CNAME chain, a
-    /// referral).
+    /// referral). ANY without an entry of its own gets the first entry's (`ZoneFormat`).
     public func answer(name index: Int, type: UInt16) -> ZoneAnswer {
         let record = nameRecord(index)
         let first = Int(u32(record + 12))
         let count = Int(u32(record + 16))
-        var entry = answersOffset + first * ZoneFormat.answerEntrySize
+        let start = answersOffset + first * ZoneFormat.answerEntrySize
+        var entry = start
         for _ in 0..<count {
             if u16(entry) == type { return ZoneAnswer(table: self, offset: Int(u32(entry + 4))) }
             entry += ZoneFormat.answerEntrySize
         }
+        if type == ZoneFormat.anyType, count > 0 { return ZoneAnswer(table: self, offset: Int(u32(start + 4))) }
         return ZoneAnswer(table: self, offset: Int(u32(record + 20)))
     }
 

@@ -103,6 +103,12 @@ struct ZoneSectionBuilderTests {
                         let answer = table.answer(name: index, type: record.type)
                         #expect(answer.rcode == 0 && answer.answerCount >= 1, "\(ZoneNames.text(owner)) \(record.type)")
                         #expect(Self.contains(answer.records, record.rdata), "\(ZoneNames.text(owner)) \(record.type)")
+                        // ANY (no entry of its own) gets one of the name's RRsets whole.
+                        let any = table.answer(name: index, type: ZoneFormat.anyType)
+                        let types = Set(zone.records.filter { ZoneNames.lowercased($0.owner) == owner }.map(\.type))
+                        #expect(any.rcode == 0 && types.contains { type in
+                            table.answer(name: index, type: type).records.elementsEqual(any.records)
+                        }, "\(ZoneNames.text(owner)) ANY")
                     }
                 }
                 for apex in apexes {
@@ -116,6 +122,18 @@ struct ZoneSectionBuilderTests {
         }
         #expect(built == 250)
         #expect(delegations > 0)
+    }
+
+    /// The name hash is the smallest power of two at a load of 0.8 or below, and still has an
+    /// empty slot to end every probe.
+    @Test func hashCapacityKeepsTheLoadAtMostFourFifths() {
+        #expect(ZoneFormat.hashCapacity(for: 0) == 8)
+        #expect(ZoneFormat.hashCapacity(for: 200_516) == 262_144)
+        for count in [1, 6, 7, 100, 204, 205, 10_000, 200_000] {
+            let capacity = ZoneFormat.hashCapacity(for: count)
+            #expect(capacity & (capacity - 1) == 0 && capacity > count)
+            #expect(capacity * 4 >= count * 5 && (capacity == 8 || capacity * 2 < count * 5))
+        }
     }
 
     /// Malformed wire names are refused with a message, never read past their end.
