@@ -31,6 +31,12 @@ struct ZoneSectionLayout {
     mutating func encode(_ builder: ZoneSectionBuilder) throws(ZoneBuildError) -> [UInt8] {
         let owners = model.owners
         let zoneCount = model.apexes.count
+        // The transfer copies (a third of the data at 100k machines) depend on the model alone:
+        // they are encoded on a second thread while this one encodes the answers, and stored
+        // after them. Both threads only read the model.
+        let transfers = SideThread { [shared = SharedModel(model: model)] in
+            SharedModel.Transfers(arena: Self.encodeTransfers(shared.model))
+        }
         // Every type some name has: the query types a CNAME's chain is pre-encoded for.
         var types = Set<UInt16>()
         for set in model.sets { types.insert(set.type) }
@@ -107,13 +113,12 @@ struct ZoneSectionLayout {
         // Transfer records after every name and answer: only AXFR reads them, so queries never
         // touch their pages (nor, where the kernel maps the file in 2 MiB pieces, the pieces
         // around them).
-        var ownersByZone = [[Int32]](repeating: [], count: zoneCount)
-        for id in owners { ownersByZone[Int(model.zone[Int(id)])].append(id) }
+        let (transferArena, transferRanges) = transfers.result().arena
+        let transfersAt = UInt32(data.count)
+        data.append(transferArena.bytes(0, transferArena.count))
         for index in 0..<zoneCount {
-            let transferAt = UInt32(data.count)
-            appendTransfer(zone: Int32(index), names: ownersByZone[index])
-            zoneRows[index].transfer = transferAt
-            zoneRows[index].transferLength = UInt32(data.count) - transferAt
+            zoneRows[index].transfer = transfersAt + transferRanges[index].start
+            zoneRows[index].transferLength = transferRanges[index].length
         }
 
         // The fixed parts, then the data.
@@ -293,6 +298,10 @@ struct ZoneSectionLayout {
 
     /// Every record of an RRset into `arena`.
     private func appendSet(to arena: ZoneArena, owner: UnsafeRawBufferPointer, _ set: Int32) -> Int {
+        Self.appendSet(model, to: arena, owner: owner, set)
+    }
+
+    private static func appendSet(_ model: ZoneModel, to arena: ZoneArena, owner: UnsafeRawBufferPointer, _ set: Int32) -> Int {
         let entry = model.sets[Int(set)]
         var item = entry.firstItem
         var count = 0
@@ -403,20 +412,32 @@ struct ZoneSectionLayout {
         finish()
     }
 
-    /// The zone's records for AXFR (RFC 5936): SOA, everything else, SOA; owners written out.
-    /// Straight into `data`: a transfer is never shared.
-    private func appendTransfer(zone: Int32, names: [Int32]) {
-        let apex = model.apexes[Int(zone)]
-        let soa = model.set(apex, DNSType.soa.rawValue)
-        _ = appendSet(to: data, owner: model.name(apex), soa)
-        for id in names {
-            var set = model.firstSet[Int(id)]
-            while set >= 0 {
-                if !(id == apex && set == soa) { _ = appendSet(to: data, owner: model.name(id), set) }
-                set = model.sets[Int(set)].next
+    /// Every zone's records for AXFR (RFC 5936): SOA, everything else, SOA; owners written out.
+    /// Into an arena of their own, zone after zone, with each zone's place in it: a transfer is
+    /// never shared.
+    static func encodeTransfers(_ model: ZoneModel) -> (ZoneArena, [(start: UInt32, length: UInt32)]) {
+        let zoneCount = model.apexes.count
+        var ownersByZone = [[Int32]](repeating: [], count: zoneCount)
+        for id in model.owners { ownersByZone[Int(model.zone[Int(id)])].append(id) }
+        let arena = ZoneArena(capacity: model.owners.count * 48 + 4096)
+        var ranges: [(start: UInt32, length: UInt32)] = []
+        ranges.reserveCapacity(zoneCount)
+        for zone in 0..<zoneCount {
+            let start = arena.count
+            let apex = model.apexes[zone]
+            let soa = model.set(apex, DNSType.soa.rawValue)
+            _ = appendSet(model, to: arena, owner: model.name(apex), soa)
+            for id in ownersByZone[zone] {
+                var set = model.firstSet[Int(id)]
+                while set >= 0 {
+                    if !(id == apex && set == soa) { _ = appendSet(model, to: arena, owner: model.name(id), set) }
+                    set = model.sets[Int(set)].next
+                }
             }
+            _ = appendSet(model, to: arena, owner: model.name(apex), soa)
+            ranges.append((UInt32(start), UInt32(arena.count - start)))
         }
-        _ = appendSet(to: data, owner: model.name(apex), soa)
+        return (arena, ranges)
     }
 
     /// One of the SOA's five numbers: 0 serial, 1 refresh, 2 retry, 3 expire, 4 minimum.
@@ -424,5 +445,16 @@ struct ZoneSectionLayout {
         let at = rdata.count - 20 + index * 4
         guard at >= 0 else { return 0 }
         return UInt32(rdata[at]) << 24 | UInt32(rdata[at + 1]) << 16 | UInt32(rdata[at + 2]) << 8 | UInt32(rdata[at + 3])
+    }
+}
+
+/// The model and the transfer copies as they cross to and from the thread that encodes the
+/// copies. Not checked by the compiler: the model is only read, by both threads, while the
+/// section is encoded, and the arena is handed over whole when that thread ends.
+private struct SharedModel: @unchecked Sendable {
+    let model: ZoneModel
+
+    struct Transfers: @unchecked Sendable {
+        let arena: (ZoneArena, [(start: UInt32, length: UInt32)])
     }
 }

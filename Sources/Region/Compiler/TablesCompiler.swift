@@ -124,11 +124,11 @@ public struct TablesCompiler: Sendable {
                 report.timings.build += lap()
                 continue
             }
-            let digest = Secrets.hex(SHA256.hash(bytes))
-            // The snapshot is checked on a second thread while PostgreSQL stores it (its LZ4
-            // and WAL run in the server's process): nothing is committed, recorded or
-            // announced unless the check passed.
+            // The snapshot is checked on a second thread while this one hashes it for its
+            // content address and PostgreSQL stores it (its LZ4 and WAL run in the server's
+            // process): nothing is committed, recorded or announced unless the check passed.
             let check = SideThread { TableSnapshot.validationError(bytes) }
+            let digest = Secrets.hex(SHA256.hash(bytes))
             report.timings.build += lap()
             let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
             let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
