@@ -74,7 +74,7 @@ let package = Package(
 
         // posix_spawn for daemons' children (the region's squid and PostgreSQL tools, the
         // standalone rack's site compiler). Glibc only.
-        .target(name: "ChildProcesses"),
+        .target(name: "ChildProcesses", dependencies: ["CLinuxShims"]),
 
         // The rack's DHCP lease journal: append-only file, group commit, compaction. Stdlib + Glibc.
         .target(name: "LeaseStore"),
@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "rackplane",
             dependencies: [
-                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region", "Fleet",
+                "Wire", "Tables", "Site", "Responders", "Engine", "Rack", "LeaseStore", "PacketCapture", "CLibPcap", "CLibURing", "CLibPQ", "Region", "Fleet", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // The daemons' settings files (/etc/rackplane/*.yaml).
                 .product(name: "Yams", package: "Yams"),
@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "RespondersTests", dependencies: ["Responders", "Tables", "Wire", "Site"]),
         .testTarget(name: "SiteTests", dependencies: ["Site", "Tables"]),
         .testTarget(name: "PowerTests", dependencies: ["Power"]),
-        .testTarget(name: "RackTests", dependencies: ["Rack"]),
+        .testTarget(name: "RackTests", dependencies: ["Rack", "Site", "Tables", "Wire"]),
         .testTarget(name: "RegionTests", dependencies: [
             "Region", "Tables", "Site", "Wire", "Responders",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

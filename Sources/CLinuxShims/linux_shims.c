@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <stddef.h>
@@ -90,4 +91,9 @@ int rp_signals_wait(int timeout_ms) {
     if (poll(&wanted, 1, timeout_ms) <= 0) return 0;
     unsigned char byte = 0;
     return read(rp_signal_pipe[0], &byte, 1) == 1 ? (int)byte : 0;
+}
+
+int rp_die_with_parent(void) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return -1;
+    return (int)getppid();
 }

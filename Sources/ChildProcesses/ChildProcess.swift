@@ -1,3 +1,4 @@
+import CLinuxShims
 import Glibc
 
 /// Starting child processes from a daemon (squid and PostgreSQL's tools from the region, the
@@ -57,11 +58,14 @@ public enum ChildProcess {
         while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0, errno == EINTR {}
     }
 
-    /// Collects an exited child; its exit status, or 128 + the signal that ended it.
+    /// Collects an exited child; its exit status, or 128 + the signal that ended it, or -1 when
+    /// it cannot be collected (SIGCHLD ignored: the kernel reaped it, and its status is gone).
     @discardableResult
     public static func reap(_ child: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0, errno == EINTR {}
+        var collected: pid_t
+        repeat { collected = waitpid(child, &status, 0) } while collected < 0 && errno == EINTR
+        guard collected == child else { return -1 }
         // WIFEXITED / WEXITSTATUS / WTERMSIG spelled out: the macros are not imported.
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
@@ -70,8 +74,9 @@ public enum ChildProcess {
     /// the parent's log unless the caller wants it there).
     public static func run(_ arguments: [String]) throws(SpawnError) -> (status: Int32, output: String) {
         var ends: [Int32] = [0, 0]
-        // Both ends close on exec (spawn marks every descriptor so); only the dup'd copies reach the child.
-        guard pipe(&ends) == 0 else { throw SpawnError(command: arguments[0], errno: errno) }
+        // Both ends close on exec from the start (another thread may spawn meanwhile); only the
+        // dup'd copies reach the child.
+        guard rp_pipe2(&ends, O_CLOEXEC) == 0 else { throw SpawnError(command: arguments[0], errno: errno) }
         let child: pid_t
         do {
             child = try spawn(arguments, output: ends[1])

@@ -51,6 +51,8 @@ public final class SiteTableSource: @unchecked Sendable {
         self.snapshotPath = stateDirectory + "/tables.snapshot"
         self.compilerExecutable = compilerExecutable
         self.log = log
+        // What a rack (or its compiler) that died mid-compile left beside the snapshot.
+        TableFile.removeStaged(for: snapshotPath)
     }
 
     /// Compiles the site file. A bad file throws with file, line and reason; nothing is served.
@@ -81,7 +83,7 @@ public final class SiteTableSource: @unchecked Sendable {
 
     private func compileInChild(_ executable: String, generation: UInt64) throws -> (TableSnapshot, String) {
         let temporary = TableFile.temporaryPath(for: snapshotPath)
-        var arguments = [executable, "tables", "compile", sitePath, "--output", temporary,
+        var arguments = [executable, "tables", "compile", "--output", temporary,
                          "--generation", String(generation), "--staged"]
         // Beside the staged snapshot and under its name, so a start-up after a crash removes it.
         let leasesPath = temporary + ".leases"
@@ -89,9 +91,17 @@ public final class SiteTableSource: @unchecked Sendable {
             try TableFile.writeStaged(SiteLeaseNamesFile.encode(leases), to: leasesPath)
             arguments += ["--lease-names", leasesPath]
         }
+        arguments += ["--", sitePath]  // a path may begin with "-"
         defer { if !leases.isEmpty { unlink(leasesPath) } }
         unlink(temporary)
-        let (status, output) = try ChildProcess.run(arguments)
+        let status: Int32, output: String
+        do {
+            (status, output) = try ChildProcess.run(arguments)
+        } catch {
+            // No process to be had (no /proc, no process slots): the same compile, here.
+            log.warning("tables: \(error); compiling in the rack's own process")
+            return try compileHere(generation: generation)
+        }
         guard status == 0 else {
             unlink(temporary)
             throw SiteCompileFailure(status: status, output: output)
@@ -131,6 +141,7 @@ public struct SiteCompileFailure: Error, CustomStringConvertible {
     public let output: String
 
     public var description: String {
+        guard status >= 0 else { return "the site compiler's exit status could not be read" }
         let printed = output.split(separator: "\n").map { $0.trimmingPrefix("Error: ") }.joined(separator: "; ")
         return printed.isEmpty ? "the site compiler exited with status \(status)" : printed
     }

@@ -58,8 +58,10 @@ public enum ZoneFormat {
 
     /// The builder's hash capacity: the smallest power of two that keeps the load at 0.8 or
     /// below. Every query probes the table, so at 100k machines (200k names) this halves the
-    /// slots the queries keep resident (2 MiB, not 4) for probe runs of a slot or two more,
-    /// mostly in the same cache line. Readers take any power of two above the name count.
+    /// slots the queries keep resident (2 MiB, not 4). The price is longer runs: at a load of
+    /// 0.76 a name found takes about 2.6 probes and a name absent (NXDOMAIN, the wildcard and
+    /// ancestor probes) about 9, against 1.5 and 2.5 at 0.5; 8-byte slots keep a run of 9
+    /// within two cache lines. Readers take any power of two above the name count.
     public static func hashCapacity(for count: Int) -> Int {
         var capacity = 8
         while capacity * 4 < count * 5 { capacity <<= 1 }

@@ -31,12 +31,6 @@ struct ZoneSectionLayout {
     mutating func encode(_ builder: ZoneSectionBuilder) throws(ZoneBuildError) -> [UInt8] {
         let owners = model.owners
         let zoneCount = model.apexes.count
-        // The transfer copies (a third of the data at 100k machines) depend on the model alone:
-        // they are encoded on a second thread while this one encodes the answers, and stored
-        // after them. Both threads only read the model.
-        let transfers = SideThread { [shared = SharedModel(model: model)] in
-            SharedModel.Transfers(arena: Self.encodeTransfers(shared.model))
-        }
         // Every type some name has: the query types a CNAME's chain is pre-encoded for.
         var types = Set<UInt16>()
         for set in model.sets { types.insert(set.type) }
@@ -44,6 +38,12 @@ struct ZoneSectionLayout {
         guard builder.recursionAllowed.count <= 0xFFFF, builder.transferAllowed.count <= 0xFFFF else {
             throw ZoneBuildError("too many access-list entries")
         }
+        // The transfer copies (a third of the data at 100k machines) depend on the model alone:
+        // for a large model they are encoded on a second thread while this one encodes the
+        // answers, and stored after them. Both threads only read the model.
+        let transfers = owners.count >= Self.sideThreadMinimum
+            ? SideThread { [shared = SharedModel(model: model)] in SharedModel.Transfers(arena: Self.encodeTransfers(shared.model)) }
+            : nil
 
         // Zones: apex, NXDOMAIN answer (data offsets relative); transfer records come last.
         var zoneRows: [(apex: UInt32, apexLength: UInt32, serial: UInt32, nxdomain: UInt32, transfer: UInt32, transferLength: UInt32)] = []
@@ -113,7 +113,7 @@ struct ZoneSectionLayout {
         // Transfer records after every name and answer: only AXFR reads them, so queries never
         // touch their pages (nor, where the kernel maps the file in 2 MiB pieces, the pieces
         // around them).
-        let (transferArena, transferRanges) = transfers.result().arena
+        let (transferArena, transferRanges) = transfers?.result().arena ?? Self.encodeTransfers(model)
         let transfersAt = UInt32(data.count)
         data.append(transferArena.bytes(0, transferArena.count))
         for index in 0..<zoneCount {
@@ -411,6 +411,9 @@ struct ZoneSectionLayout {
         }
         finish()
     }
+
+    /// Names from which the transfer copies are encoded on a second thread.
+    static let sideThreadMinimum = 5_000
 
     /// Every zone's records for AXFR (RFC 5936): SOA, everything else, SOA; owners written out.
     /// Into an arena of their own, zone after zone, with each zone's place in it: a transfer is

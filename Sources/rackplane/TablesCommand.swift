@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinuxShims
 import Glibc
 import Site
 import Tables
@@ -65,6 +66,9 @@ struct TablesCompileCommand: ParsableCommand {
     var staged = false
 
     func run() throws {
+        // A rack's compiler ends with the rack (the child has a process group of its own, so a
+        // Ctrl-C or a kill of the rack does not reach it otherwise).
+        if staged, rp_die_with_parent() == 1 { throw ExitCode(1) }
         let configuration: SiteConfiguration
         var leases: [SiteLeaseName] = []
         do {
@@ -91,7 +95,8 @@ struct TablesCompileCommand: ParsableCommand {
             }
             print("\(output): generation \(generation ?? now), \(bytes.count) bytes, \(configuration.subnets.count) subnets, \(configuration.machines.count) machines")
         } catch {
-            throw fail("\(output): \(error)")
+            // A rack's staged file is its own temporary name: the rack logs the error alone.
+            throw fail(staged ? "\(error)" : "\(output): \(error)")
         }
     }
 }

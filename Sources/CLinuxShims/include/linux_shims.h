@@ -65,6 +65,10 @@ static const uint64_t RP_RESOLVE_BENEATH = 0x08;
 // the signal number to a pipe, whichever thread takes them. Install once; then wait on the pipe.
 // Returns 0, or -1 with errno.
 int rp_signals_install(void);
+
+// prctl(PR_SET_PDEATHSIG, SIGKILL) (prctl is variadic, so Swift cannot call it), then the
+// parent's pid: 1 when the parent had already gone before the call; -1 with errno on failure.
+int rp_die_with_parent(void);
 // The next signal caught (SIGHUP, SIGINT or SIGTERM), waiting up to timeout_ms; 0 if none came.
 int rp_signals_wait(int timeout_ms);
 
