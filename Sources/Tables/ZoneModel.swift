@@ -158,6 +158,10 @@ struct ZoneModel {
             apexes.append(id)
         }
 
+        // A new owner's zone is its parent's, and consecutive records mostly share a parent
+        // (the hosts of one zone, the records of one domain): the last parent's zone is kept.
+        var lastParent: [UInt8] = []
+        var lastParentZone: Int32 = -1
         for (definitionIndex, definition) in definitions.enumerated() {
             let apex = apexes[definitionIndex]
             for record in definition.records {
@@ -165,13 +169,27 @@ struct ZoneModel {
                     throw ZoneBuildError("a name in zone \(Self.text(name(apex))) is not a valid wire-form name")
                 }
                 let problem: ZoneBuildError? = Self.lowercased(record.owner, into: &scratch) { owner in
-                    let index = zoneIndex(of: owner)
+                    let (id, added) = names.intern(owner)
+                    // The zone of a name seen before is known; a new one is no apex (they
+                    // were all interned first), so its zone is its parent's.
+                    var index: Int32 = -1
+                    if !added {
+                        index = zone[Int(id)]
+                    } else if let parent = Self.parent(of: owner) {
+                        if lastParent.withUnsafeBytes({ parent.sameBytes(as: $0) }) {
+                            index = lastParentZone
+                        } else {
+                            index = zoneIndex(of: parent)
+                            lastParent = Array(parent)
+                            lastParentZone = index
+                        }
+                    }
                     guard Self.isSubdomain(owner, of: name(apex)), index >= 0 else {
+                        // The build stops here, so the name interned without a node is never read.
                         return ZoneBuildError("\(Self.text(owner)) is outside zone \(Self.text(name(apex)))")
                     }
                     // A parent zone's NS for a child zone we also serve is not a delegation here.
                     if record.type == DNSType.ns.rawValue, index != Int32(definitionIndex), name(apexes[Int(index)]).sameBytes(as: owner) { return nil }
-                    let (id, added) = names.intern(owner)
                     if added { appendNode(zone: index) }
                     add(record, to: id)
                     return nil

@@ -124,6 +124,42 @@ struct ZoneSectionBuilderTests {
         #expect(delegations > 0)
     }
 
+    /// The fingerprint is SHA-256 over the input written out in order (each count and value
+    /// little-endian, each byte string after its length), however large a piece is.
+    @Test func fingerprintHashesTheInputInOrder() {
+        var random = Generator(state: 0xF1F1)
+        for round in 0..<20 {
+            var builder = ZoneSectionBuilder()
+            builder.zones = Self.zones(&random)
+            builder.responsesPerSecond = UInt32(round)
+            builder.transferAllowed = [ZoneACLEntry(network: IPv4Address(198, 18, 0, 0), prefixLength: 24)]
+            if round % 4 == 0 {
+                // Pieces that fill the feed's buffer several times over.
+                let big = [UInt8](repeating: UInt8(round), count: 65_535)
+                for _ in 0..<3 {
+                    builder.zones[0].records.append(ZoneRecord(owner: builder.zones[0].apex, type: DNSType.txt.rawValue, ttl: 60, rdata: big))
+                }
+            }
+            var expected: [UInt8] = []
+            func put(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { expected += $0 } }
+            func put(_ bytes: [UInt8]) { put(UInt32(bytes.count)); expected += bytes }
+            put(builder.responsesPerSecond)
+            for list in [builder.recursionAllowed, builder.transferAllowed] {
+                put(UInt32(list.count))
+                for entry in list { put(entry.network.value); put(UInt32(entry.prefixLength)) }
+            }
+            put(UInt32(builder.zones.count))
+            for zone in builder.zones {
+                put(zone.apex)
+                put(UInt32(zone.records.count))
+                for record in zone.records { put(record.owner); put(UInt32(record.type)); put(record.ttl); put(record.rdata) }
+            }
+            var hasher = SHA256()
+            builder.fingerprint(into: &hasher)
+            #expect(hasher.finish() == SHA256.hash(expected))
+        }
+    }
+
     /// The name hash is the smallest power of two at a load of 0.8 or below, and still has an
     /// empty slot to end every probe.
     @Test func hashCapacityKeepsTheLoadAtMostFourFifths() {
