@@ -97,9 +97,11 @@ def lab():
 
 def start_nsd(lab: Lab, ns: str, workdir: str, zones: dict[str, str], address: str) -> subprocess.Popen:
     """NSD as peers.md starts it by hand, serving `zones` (name -> zone file text)."""
-    os.makedirs(workdir, exist_ok=True)
+    # xfrdir: NSD's transfer directory (default /tmp/nsd-xfr-PID) goes with the test's own.
+    os.makedirs(os.path.join(workdir, "xfr"), exist_ok=True)
     conf = ["server:", f"  ip-address: {address}", "  server-count: 1", '  username: ""', '  database: ""',
             f"  pidfile: {workdir}/nsd.pid", f"  xfrdfile: {workdir}/xfrd.state", f"  zonelistfile: {workdir}/zone.list",
+            f"  xfrdir: {workdir}/xfr",
             f"  logfile: {workdir}/nsd.log", "  verbosity: 1", "remote-control:", "  control-enable: no"]
     for name, text in zones.items():
         path = os.path.join(workdir, name + ".zone")
