@@ -1,6 +1,7 @@
 import Foundation
 import Power
 import Testing
+import Wire
 @testable import Region
 
 /// Power at the region: sealed parameters, the request queue a rack drains, results as events.
@@ -36,7 +37,7 @@ struct PowerAPITests {
                                      [String(id)]).rows.first
             }
             #expect(row?["clear"]?.contains(Self.secret) == false)
-            let sealed = try #require(PowerVault.bytes(hex: row?["sealed"] ?? ""))
+            let sealed = try #require(hexDecoded(row?["sealed"] ?? ""))
             #expect(!String(decoding: sealed, as: UTF8.self).contains(Self.secret))
             let opened = String(decoding: try harness.store.powerVault.open(sealed), as: UTF8.self)
             #expect(opened.contains(Self.secret))
@@ -61,7 +62,7 @@ struct PowerAPITests {
             let reply = try await api.put("/machines/\(id)", put)
             #expect(reply.status == 200)
             let sealed = try await harness.store.read { try $0.query("SELECT encode(power_parameters_sealed, 'hex') FROM machines WHERE id = $1::bigint", [String(id)]).scalar }
-            let opened = String(decoding: try harness.store.powerVault.open(PowerVault.bytes(hex: sealed ?? "") ?? []), as: UTF8.self)
+            let opened = String(decoding: try harness.store.powerVault.open(hexDecoded(sealed ?? "") ?? []), as: UTF8.self)
             #expect(opened.contains(Self.secret))
             #expect(opened.contains("198.18.9.2"))
             // A marker with nothing stored behind it is refused, not stored.
@@ -231,7 +232,7 @@ struct PowerAPITests {
             try connection.query("SELECT power_parameters::text AS clear, encode(power_parameters_sealed, 'hex') AS sealed FROM machines WHERE id = $1::bigint", [id]).rows.first
         }
         #expect(row?["clear"]?.contains(Self.secret) == false)
-        let opened = try harness.store.powerVault.open(PowerVault.bytes(hex: row?["sealed"] ?? "") ?? [])
+        let opened = try harness.store.powerVault.open(hexDecoded(row?["sealed"] ?? "") ?? [])
         #expect(String(decoding: opened, as: UTF8.self).contains(Self.secret))
     }
 }

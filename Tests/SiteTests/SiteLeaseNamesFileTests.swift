@@ -21,7 +21,7 @@ struct SiteLeaseNamesFileTests {
     @Test func aLineThatIsNotALeaseIsRefusedByNumber() {
         for (text, line) in [("198.18.0.1 6e\n198.18.0.2 laptop\n", 2), ("198.18.0.300 6e\n", 1),
                              ("198.18.0.1 6\n", 1), ("198.18.0.1\n", 1), ("198.18.0.1 6e 6e\n", 1),
-                             ("198.18.0.1 6E\n", 1)] {
+                             ("198.18.0.1 6g\n", 1)] {
             guard case .failure(let error) = SiteLeaseNamesFile.decode(Array(text.utf8)) else {
                 Issue.record("accepted \(text)")
                 continue

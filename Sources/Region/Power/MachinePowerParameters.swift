@@ -1,5 +1,6 @@
 import Foundation
 import Power
+import Wire
 
 extension Resources.MachineInput {
     /// The parameters checked against their driver when given (422 naming the field), kept in
@@ -13,7 +14,7 @@ extension Resources.MachineInput {
             var previous: [UInt8] = Array("{}".utf8)
             if let id, let sealed = try connection.query(
                 "SELECT encode(power_parameters_sealed, 'hex') FROM machines WHERE id = $1::bigint FOR UPDATE", [id]).scalar,
-               let bytes = PowerVault.bytes(hex: sealed) {
+               let bytes = hexDecoded(sealed) {
                 do {
                     previous = try vault.open(bytes)
                 } catch {

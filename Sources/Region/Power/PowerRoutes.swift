@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Power
+import Wire
 
 /// Power (docs/power.md): an operator's `POST /machines/{id}/power/{action}` becomes a request
 /// queued for the rack that serves the machine; that rack long-polls `GET /rack/power`, runs
@@ -188,7 +189,7 @@ struct PowerRoutes: Sendable {
                         var parameters = "{}"
                         if let sealed = row["sealed"], !sealed.isEmpty {
                             do {
-                                parameters = String(decoding: try vault.open(PowerVault.bytes(hex: sealed) ?? []), as: UTF8.self)
+                                parameters = String(decoding: try vault.open(hexDecoded(sealed) ?? []), as: UTF8.self)
                             } catch {
                                 // Fails here and now, with the reason, instead of at the BMC.
                                 try Self.finish(id: id, rack: rack, result: PowerRunner.Result(

@@ -1,6 +1,7 @@
 import CLibCrypto
 import Power
 import Foundation
+import Wire
 
 /// Seals power parameters (BMC passwords, webhook tokens) before they reach the database:
 /// AES-256-GCM with a fresh 96-bit nonce per value, through OpenSSL's libcrypto. The key is 32
@@ -35,7 +36,7 @@ public struct PowerVault: Sendable {
         let path = state.path + "/" + keyFile
         if FileManager.default.fileExists(atPath: path) {
             let text = try state.read(keyFile)
-            guard text.count == 64, let key = Self.bytes(hex: text) else {
+            guard text.count == 64, let key = hexDecoded(text) else {
                 throw PowerVaultError("\(path) is not 64 hex digits (an AES-256 key)")
             }
             return PowerVault(key: key)
@@ -93,26 +94,6 @@ public struct PowerVault: Sendable {
         }
         return Array(plaintext[0..<Int(length + finalLength)])
     }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
 
 public struct PowerVaultError: Error, CustomStringConvertible {
@@ -154,7 +135,7 @@ extension RegionStore {
         let sealed = try await read { connection in
             try connection.query("SELECT encode(power_parameters_sealed, 'hex') FROM machines WHERE power_parameters_sealed IS NOT NULL LIMIT 1").scalar
         }
-        guard let sealed, let bytes = PowerVault.bytes(hex: sealed) else { return true }
+        guard let sealed, let bytes = hexDecoded(sealed) else { return true }
         return (try? vault.open(bytes)) != nil
     }
 }
