@@ -96,18 +96,14 @@ public struct EmbeddedCluster: Sendable {
             \(user)'\(binaries)/pg_ctl' -D '\(dataDirectory)' -m immediate -w stop >/dev/null 2>&1
             rm -rf '\(removing)'
             """
-        ChildProcess.markInheritedDescriptorsCloseOnExec()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for descriptor: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_RDWR, 0) }
-        let command = ["/bin/sh", "-c", script]
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, command[0], &actions, nil, argv, environ)
-        guard spawned == 0 else {
-            throw ClusterError(step: "watchdog", message: String(cString: strerror(spawned)))
+        // In a process group of its own, so a Ctrl-C that ends the process it watches does not
+        // end it too.
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        do {
+            _ = try ChildProcess.spawn(["/bin/sh", "-c", script], output: null >= 0 ? null : nil)
+        } catch {
+            throw ClusterError(step: "watchdog", message: "\(error)")
         }
     }
 
@@ -160,46 +156,16 @@ public struct EmbeddedCluster: Sendable {
         // env -C /: the tools run from a directory the postgres user can read.
         let user = Self.runningAsRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
         let command = user + ["/usr/bin/env", "-C", "/"] + arguments
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else {
-            throw ClusterError(step: step, message: "pipe: \(String(cString: strerror(errno)))")
+        // pg_ctl hands the server's output to server.log (-l), so the pipe closes when the tool
+        // exits; every other descriptor is close-on-exec, so the server it starts holds none
+        // of ours. In a process group of its own, as the server then is: the region stops it.
+        let status: Int32, printed: String
+        do {
+            (status, printed) = try ChildProcess.run(command)
+        } catch {
+            throw ClusterError(step: step, message: "\(error)")
         }
-        // Only the dup2'd copies reach the child: the server it may start must not hold the pipe.
-        _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
-        ChildProcess.markInheritedDescriptorsCloseOnExec()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, command[0], &actions, nil, argv, environ)
-        close(pipeEnds[1])
-        guard spawned == 0 else {
-            close(pipeEnds[0])
-            throw ClusterError(step: step, message: "could not run \(command[0]): \(String(cString: strerror(spawned)))")
-        }
-        // pg_ctl hands the server's output to server.log (-l), so the pipe closes when the tool exits.
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(pipeEnds[0], $0.baseAddress, $0.count) }
-            if count > 0 {
-                output += buffer[0..<count]
-            } else if count == 0 || errno != EINTR {
-                break
-            }
-        }
-        close(pipeEnds[0])
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        let printed = String(decoding: output, as: UTF8.self)
-        // WIFEXITED && WEXITSTATUS == 0, spelled out: the macros are not imported.
-        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+        guard status == 0 else {
             throw ClusterError(step: step, message: printed.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return printed
