@@ -119,26 +119,59 @@ public enum TableFile {
 
     /// A new file (never a truncated old one: a staged file left behind may still be mapped).
     private static func writeFile(_ bytes: [UInt8], to temporary: String) throws(TablesError) {
+        let fd = try createFile(temporary)
+        defer { close(fd) }
+        // `withUnsafeBytes` rethrows untyped errors: the typed one comes out as a value.
+        let failure = bytes.withUnsafeBytes { raw -> TablesError? in
+            do throws(TablesError) {
+                try writeAll(raw, to: fd, temporary)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    /// Like `stage`, for bytes that arrive piece by piece (a download): `produce` hands each
+    /// piece to the writer it is given, which writes it to the file, so the whole snapshot is
+    /// never in this process's memory. If `produce` throws, or the file does not validate, the
+    /// file is removed and the error thrown.
+    public static func stage(
+        for path: String, _ produce: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> (snapshot: TableSnapshot, temporary: String) {
+        let temporary = temporaryPath(for: path)
+        let fd = try createFile(temporary)
+        do {
+            try produce { piece in try writeAll(piece, to: fd, temporary) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        return (try openStaged(temporary), temporary)
+    }
+
+    private static func createFile(_ temporary: String) throws(TablesError) -> Int32 {
         unlink(temporary)
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TablesError(.io, "\(temporary): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    private static func writeAll(_ raw: UnsafeRawBufferPointer, to fd: Int32, _ temporary: String) throws(TablesError) {
         var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += n
+        while written < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TablesError(.io, "\(temporary): \(String(cString: strerror(errno)))")
             }
-            return true
-        }
-        let error = errno
-        close(fd)
-        guard ok else {
-            unlink(temporary)
-            throw TablesError(.io, "\(temporary): \(String(cString: strerror(error)))")
+            written += n
         }
     }
 }

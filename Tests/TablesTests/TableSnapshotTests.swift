@@ -266,6 +266,47 @@ func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, a
         #expect(access(otherProcess, F_OK) != 0)
         #expect(try TableFile.open(path).generation == 3)
     }
+
+    /// A snapshot staged as it arrives (a rack's download) serves like one staged whole; a
+    /// producer that throws midway, or pieces that do not validate, leave nothing behind.
+    @Test func snapshotsStagedPieceByPieceServeAndBadOnesLeaveNothing() throws {
+        let path = "/tmp/rackplane-tables-\(UInt32.random(in: 0...UInt32.max)).bin"
+        defer { _ = path.withCString { unlinkFile($0) } }
+        try TableFile.write(sampleBuilder().build(generation: 1), to: path)
+        let bytes = sampleBuilder().build(generation: 2)
+        let (staged, temporary) = try TableFile.stage(for: path) { write in
+            try bytes.withUnsafeBytes { raw in
+                // Uneven pieces, as a socket hands them over.
+                var offset = 0
+                var size = 1
+                while offset < raw.count {
+                    let end = min(raw.count, offset + size)
+                    try write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
+                    offset = end
+                    size = size * 3 + 1
+                }
+            }
+        }
+        #expect(staged.generation == 2 && staged.reservation(mac: MACAddress("52:54:00:00:00:01")!) != nil)
+        try TableFile.persist(temporary, to: path)
+        #expect(try TableFile.open(path).generation == 2)
+
+        struct DownloadFailed: Error {}
+        #expect(throws: DownloadFailed.self) {
+            try TableFile.stage(for: path) { write in
+                try bytes.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<100])) }
+                throw DownloadFailed()
+            }
+        }
+        #expect(access(temporary, F_OK) != 0)
+        #expect(throws: TablesError.self) {
+            try TableFile.stage(for: path) { write in
+                try bytes.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<($0.count - 1)])) }
+            }
+        }
+        #expect(access(temporary, F_OK) != 0)
+        #expect(try TableFile.open(path).generation == 2)
+    }
 }
 
 import Glibc

@@ -156,19 +156,27 @@ struct RegionHTTPClient {
             }
         }
 
-        /// Reads more into the buffer; false at end of stream.
-        private func fill() throws -> Bool {
-            var chunk = [UInt8](repeating: 0, count: 65_536)
+        /// What one recv fills: a download (47 MB of tables) goes from here to its sink.
+        private var scratch = [UInt8](repeating: 0, count: 1 << 18)
+
+        /// Receives at most `most` bytes into `scratch`; 0 at end of stream.
+        private func receive(most: Int) throws -> Int {
             while true {
-                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, most), 0) }
                 if n < 0, errno == EINTR { continue }
                 if n < 0 {
                     throw Failure(description: errno == EAGAIN ? "read timed out" : "recv: \(String(cString: strerror(errno)))")
                 }
-                if n == 0 { return false }
-                buffer += chunk[0..<n]
-                return true
+                return n
             }
+        }
+
+        /// Reads more into the buffer; false at end of stream.
+        private func fill() throws -> Bool {
+            let n = try receive(most: scratch.count)
+            if n == 0 { return false }
+            buffer += scratch[0..<n]
+            return true
         }
 
         func readSome() throws -> [UInt8] {
@@ -233,12 +241,19 @@ struct RegionHTTPClient {
         func streamBody(headers: [(String, String)], _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
             if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
                 var remaining = length
-                while remaining > 0 {
-                    if buffer.isEmpty, try !fill() { throw Failure(description: "connection closed \(remaining) bytes before the end of the body") }
+                if !buffer.isEmpty {
+                    // What came with the head.
                     let take = min(remaining, buffer.count)
                     try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
                     buffer.removeSubrange(0..<take)
                     remaining -= take
+                }
+                // The rest goes from the socket to the sink without passing through `buffer`.
+                while remaining > 0 {
+                    let n = try receive(most: remaining)
+                    guard n > 0 else { throw Failure(description: "connection closed \(remaining) bytes before the end of the body") }
+                    try scratch.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    remaining -= n
                 }
                 return
             }
