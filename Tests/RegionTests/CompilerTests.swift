@@ -94,6 +94,32 @@ struct CompilerTests {
         }
     }
 
+    /// The compiling region hands a new snapshot to its own racks once it is checked and before
+    /// it is stored (they download it from memory meanwhile); when the pass returns it is
+    /// stored and recorded on the rack, as other regions' racks need it.
+    @Test func aSnapshotIsHandedOnCheckedBeforeItIsStored() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, _) = try await populate(api)
+            let observer = try PostgresConnection(harness.connectionString)
+            var handed: [(PublishedTables, storedYet: Bool, recordedYet: Bool)] = []
+            let report = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString), cache: nil, prune: false) { tables, bytes in
+                #expect(Secrets.hex(SHA256.hash(bytes)) == tables.sha256)
+                #expect(bytes.count == tables.size)
+                #expect((try? TableSnapshot(bytes))?.generation == tables.generation)
+                let stored = (try? observer.query("SELECT 1 FROM table_snapshots WHERE sha256 = $1", [tables.sha256]).rows.count) == 1
+                let recorded = (try? observer.query("SELECT tables_sha256 FROM rack_controllers WHERE id = $1::bigint",
+                                                    [String(tables.rackID)]).scalar) == tables.sha256
+                handed.append((tables, stored, recorded))
+            }
+            #expect(handed.map(\.0) == report.published)
+            #expect(handed.map(\.0.rackID) == [Int64(rack)])
+            #expect(handed.allSatisfy { !$0.storedYet && !$0.recordedYet })
+            let served = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(UInt64(served.generation) == handed.first?.0.generation)
+        }
+    }
+
     /// System ids come from a sequence through a bijection: never the same twice.
     @Test func systemIDsAreUniqueAndLookRandom() async throws {
         let harness = try await RegionHarness.make()

@@ -53,7 +53,7 @@ public final class RegionMetrics: Sendable {
     private static func phases(_ name: String, _ help: String, _ timings: TablesCompiler.Timings) -> String {
         var lines = ["# HELP \(name) \(help)", "# TYPE \(name) gauge"]
         for (phase, duration) in [("model", timings.model), ("fingerprint", timings.fingerprint), ("build", timings.build),
-                                  ("store", timings.store), ("total", timings.total)] {
+                                  ("check", timings.check), ("store", timings.store), ("total", timings.total)] {
             lines.append("\(name){phase=\"\(phase)\"} \(duration.seconds)")
         }
         return lines.joined(separator: "\n")
@@ -86,7 +86,7 @@ public final class RegionMetrics: Sendable {
             # TYPE rackplane_region_compile_seconds_total counter
             rackplane_region_compile_seconds_total \(snapshot.compileSeconds)
             \(Self.phases("rackplane_region_last_compile_seconds",
-                          "The last compile pass, by phase (model read, fingerprint, build, store).", snapshot.lastCompile))
+                          "The last compile pass, by phase (model read, fingerprint, build, check, store).", snapshot.lastCompile))
             \(Self.phases("rackplane_region_last_publishing_compile_seconds",
                           "The last compile pass that published new tables, by phase.", snapshot.lastPublishingCompile))
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.

@@ -185,9 +185,12 @@ public final class CompilerService: Service, Sendable {
     @discardableResult
     private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int) -> Bool {
         do {
-            // Kept before the announcements go out (`wait` passes them on after this returns).
-            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { rack, digest, bytes in
-                recentSnapshots.remember(rack: rack, sha256: digest, bytes: bytes)
+            // This process's racks are told as soon as a snapshot passed its check, and download
+            // it from memory while it is stored; the NOTIFY after the store repeats it (a rack
+            // fetches only a digest it does not serve) and tells the other region processes.
+            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { tables, bytes in
+                recentSnapshots.remember(rack: tables.rackID, sha256: tables.sha256, bytes: bytes)
+                announcer.publish(tables)
             }
             if !report.published.isEmpty { generations += 1 }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
@@ -196,13 +199,12 @@ public final class CompilerService: Service, Sendable {
             logger.info("compile pass", metadata: [
                 "published": "\(report.published.count)", "failed": "\(report.failed.count)",
                 "model_ms": "\(ms(timings.model))", "fingerprint_ms": "\(ms(timings.fingerprint))",
-                "build_ms": "\(ms(timings.build))", "store_ms": "\(ms(timings.store))", "total_ms": "\(ms(timings.total))",
+                "build_ms": "\(ms(timings.build))", "check_ms": "\(ms(timings.check))", "store_ms": "\(ms(timings.store))", "total_ms": "\(ms(timings.total))",
                 "cached": "\(report.cachedModelParts.joined(separator: ","))",
             ])
             for (rack, reason) in report.failed {
                 logger.error("rack tables did not compile; the rack keeps its previous tables", metadata: ["rack": "\(rack)", "reason": "\(reason)"])
             }
-            // Announced through NOTIFY (handled by `wait`), like another region's compiles.
             for tables in report.published {
                 logger.info("new tables", metadata: ["rack": "\(tables.rackID)", "generation": "\(tables.generation)", "sha256": "\(tables.sha256)"])
             }

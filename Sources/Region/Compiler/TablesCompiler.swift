@@ -39,9 +39,12 @@ public struct TablesCompiler: Sendable {
         public var fingerprint: Duration = .zero
         /// Building the snapshots that changed and their content addresses.
         public var build: Duration = .zero
-        /// Storing, recording and announcing them; each is checked beside its store.
+        /// Waiting for their checks (each runs beside its content address); at its end this
+        /// process's racks have been told.
+        public var check: Duration = .zero
+        /// Storing and recording them, and the NOTIFY that tells other region processes.
         public var store: Duration = .zero
-        public var total: Duration { model + fingerprint + build + store }
+        public var total: Duration { model + fingerprint + build + check + store }
     }
 
     /// Compiles every rack on `connection`, reading the whole model, and prunes superseded
@@ -53,10 +56,14 @@ public struct TablesCompiler: Sendable {
     /// With a `cache`, the interfaces and records are read only if their change counters moved
     /// (`CompilerModelCache`). `published` gets each stored snapshot at once (the region keeps
     /// them for the racks' downloads). Without `prune`, the caller prunes (`prune(on:)`).
+    /// `checked` gets each new snapshot once it has passed its check and before it is stored:
+    /// the region serves it to its own racks from memory meanwhile (the store of 47 MB at 100k
+    /// machines took 0.28 s of every write's way to the racks). Racks of other region
+    /// processes hear of it from the NOTIFY once it is stored.
     func compileAll(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
-                    published: (_ rack: Int64, _ sha256: String, _ bytes: [UInt8]) -> Void = { _, _, _ in }) throws -> Report {
+                    checked: (_ tables: PublishedTables, _ bytes: [UInt8]) -> Void = { _, _ in }) throws -> Report {
         try Self.withCompileLock(on: connection) {
-            try compileLocked(on: connection, cache: cache, prune: prune, published: published)
+            try compileLocked(on: connection, cache: cache, prune: prune, checked: checked)
         }
     }
 
@@ -68,7 +75,7 @@ public struct TablesCompiler: Sendable {
     }
 
     private func compileLocked(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
-                               published: (_ rack: Int64, _ sha256: String, _ bytes: [UInt8]) -> Void) throws -> Report {
+                               checked: (_ tables: PublishedTables, _ bytes: [UInt8]) -> Void) throws -> Report {
         let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
         // than the one another region's compile just published. The snapshot is only read;
@@ -125,48 +132,43 @@ public struct TablesCompiler: Sendable {
                 continue
             }
             // The snapshot is checked on a second thread while this one hashes it for its
-            // content address and PostgreSQL stores it (its LZ4 and WAL run in the server's
-            // process): nothing is committed, recorded or announced unless the check passed.
+            // content address: nothing is announced, stored or recorded unless the check passed.
             let check = SideThread { TableSnapshot.validationError(bytes) }
             let digest = Secrets.hex(SHA256.hash(bytes))
             report.timings.build += lap()
-            let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
-            let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
-            // A rack deleted meanwhile updates no row: nothing is announced for it.
-            let stored: Bool
-            do {
-                stored = try connection.transaction { connection in
-                    // The pass does not wait for 12 MB of WAL to reach the disk. Its effects
-                    // (the announcement, the rack's row, cycles marked ready) are seen before
-                    // they are durable; a crash that loses them leaves racks serving a
-                    // generation the database forgot, and the next pass, from the model's own
-                    // durable writes, publishes a higher one.
-                    try connection.query("SET LOCAL synchronous_commit = off")
-                    try connection.query("""
-                        INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
-                        ON CONFLICT (sha256) DO NOTHING
-                        """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
-                    if let failure = check.result() { throw SnapshotCheckFailed(reason: failure) }
-                    let updated = try connection.query("""
-                        UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
-                        WHERE id = $1::bigint RETURNING id
-                        """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
-                    if updated {
-                        if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
-                        try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
-                    }
-                    return updated
-                }
-            } catch let failure as SnapshotCheckFailed {
-                // Rolled back: the rack keeps its tables, as when the build itself fails.
-                report.failed[rackID] = "\(failure.reason)"
-                report.timings.store += lap()
+            if let failure = check.result() {
+                // The rack keeps its tables, as when the build itself fails.
+                report.failed[rackID] = "\(failure)"
+                report.timings.check += lap()
                 continue
             }
-            if stored {
-                report.published.append(announcement)
-                published(rackID, digest, bytes)
+            let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
+            checked(announcement, bytes)
+            report.timings.check += lap()
+            let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
+            // A rack deleted meanwhile updates no row: nothing more is announced for it.
+            let stored = try connection.transaction { connection in
+                // The pass does not wait for 12 MB of WAL to reach the disk. Its effects
+                // (the announcement, the rack's row, cycles marked ready) are seen before
+                // they are durable; a crash that loses them leaves racks serving a
+                // generation the database forgot, and the next pass, from the model's own
+                // durable writes, publishes a higher one (the sequence is not rolled back).
+                try connection.query("SET LOCAL synchronous_commit = off")
+                try connection.query("""
+                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
+                    ON CONFLICT (sha256) DO NOTHING
+                    """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
+                let updated = try connection.query("""
+                    UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
+                    WHERE id = $1::bigint RETURNING id
+                    """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
+                if updated {
+                    if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
+                    try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+                }
+                return updated
             }
+            if stored { report.published.append(announcement) }
             report.timings.store += lap()
         }
         if prune, !report.published.isEmpty {
@@ -331,7 +333,3 @@ public struct TablesCompiler: Sendable {
     }
 }
 
-/// A built snapshot that did not pass its check, thrown to roll back the store.
-struct SnapshotCheckFailed: Error {
-    let reason: TablesError
-}
