@@ -86,8 +86,12 @@ public final class CompilerService: Service, Sendable {
                 let cache = CompilerModelCache()
                 // Whatever changed while nobody listened (first start, a lost connection).
                 var publishedSincePrune = 0
-                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune)
+                var told: ContinuousClock.Instant?
+                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, told: &told)
                 var lastPass = ContinuousClock.now
+                // When this process's racks were last told of new tables (else when the last
+                // pass ended): what a change's wait is measured from.
+                var lastTold = told ?? lastPass
                 var tidied = false
                 // And what other regions published before this one listened: their NOTIFY
                 // went by unheard, so tell this process's listeners the current generations.
@@ -104,17 +108,22 @@ public final class CompilerService: Service, Sendable {
                         continue
                     }
                     // A change after a quiet spell compiles at once: a lone write reaches the
-                    // racks without waiting. One within `debounce` of the last pass (a burst,
-                    // or writes made while that pass ran) waits until it is quiet, so a burst
-                    // costs two passes, the first of them with its first write.
+                    // racks without waiting. One within `debounce` of the last announcement (a
+                    // burst, or writes made while that pass built) waits until it is quiet, so a
+                    // burst costs two passes, the first of them with its first write.
                     // A stream of writes that never goes quiet is compiled every `debounce × 5`
                     // all the same, so racks do not wait for the end of a mass enlistment.
-                    if failed || ContinuousClock.now - lastPass < debounce {
+                    // Measured from the announcement, not the pass's end: a large pass stores
+                    // its snapshot after telling the racks, and a write made once the racks
+                    // serve it (during that store) is a new change, not part of a burst.
+                    if failed || ContinuousClock.now - lastTold < debounce {
                         let latest = ContinuousClock.now + debounce * 5
                         while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
                     }
-                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune)
+                    told = nil
+                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, told: &told)
                     lastPass = ContinuousClock.now
+                    lastTold = told ?? lastPass
                     tidied = false
                     // Writes that never go quiet still prune and trim now and then.
                     if publishedSincePrune >= Self.supersededBeforePrune {
@@ -181,9 +190,11 @@ public final class CompilerService: Service, Sendable {
     }
 
     /// One pass; false if it failed (the caller tries again within a second). `generations`
-    /// counts the passes that published, for pruning.
+    /// counts the passes that published, for pruning; `told` is set when it last told this
+    /// process's racks of new tables.
     @discardableResult
-    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int) -> Bool {
+    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int,
+                         told: inout ContinuousClock.Instant?) -> Bool {
         do {
             // This process's racks are told as soon as a snapshot passed its check, and download
             // it from memory while it is stored; the NOTIFY after the store repeats it (a rack
@@ -191,6 +202,7 @@ public final class CompilerService: Service, Sendable {
             let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { tables, bytes in
                 recentSnapshots.remember(rack: tables.rackID, sha256: tables.sha256, bytes: bytes)
                 announcer.publish(tables)
+                told = ContinuousClock.now
             }
             if !report.published.isEmpty { generations += 1 }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
