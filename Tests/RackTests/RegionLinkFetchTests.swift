@@ -11,16 +11,8 @@ import Wire
 /// validate is refused and leaves nothing in the state directory.
 @Suite(.serialized)
 struct RegionLinkFetchTests {
-    static let site = """
-        domain: maas.test
-        subnets:
-          - cidr: 198.18.0.0/24
-        machines:
-          - {hostname: node01, mac: "52:54:00:00:00:01", ip: 198.18.0.21}
-        """
-
     static func snapshot(generation: UInt64) throws -> [UInt8] {
-        try SiteCompiler.compile(SiteCompiler.prepare(SiteFile.parse(site, file: "site.yaml")), generation: generation, createdAt: 0)
+        try SiteCompiler.compile(SiteCompiler.prepare(SiteFile.parse(SiteTableSourceTests.site, file: "site.yaml")), generation: generation, createdAt: 0)
     }
 
     /// Listens on 127.0.0.1 (an ephemeral port) and answers one request with `body`, its
@@ -87,34 +79,9 @@ struct RegionLinkFetchTests {
         }
     }
 
-    func stateDirectory() throws -> String {
-        var template = Array("/tmp/rackplane-fetch-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
-        try #require(made)
-        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
     /// What a fetch may leave: files named after the snapshot (the link's own directories
     /// for images and files are made when it is created).
-    func staged(_ state: String) -> [String] { entries(state).filter { $0.hasPrefix("tables.snapshot") } }
-
-    func remove(_ state: String) {
-        for name in entries(state) {
-            if unlink(state + "/" + name) != 0 { rmdir(state + "/" + name) }
-        }
-        rmdir(state)
-    }
-
-    func entries(_ directory: String) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != ".", name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    func staged(_ scratch: ScratchDirectory) -> [String] { scratch.entries.filter { $0.hasPrefix("tables.snapshot") } }
 
     /// Fetches `announcement` from a server answering with `body` (declaring `declared` bytes).
     func fetch(_ body: [UInt8], declared: Int? = nil, announcement: (String) -> RegionLink.Announcement,
@@ -130,8 +97,9 @@ struct RegionLinkFetchTests {
     }
 
     @Test func aSnapshotIsDownloadedIntoItsStagedFileAndOpens() throws {
-        let state = try stateDirectory()
-        defer { remove(state) }
+        let scratch = try ScratchDirectory("rackplane-fetch")
+        defer { scratch.remove() }
+        let state = scratch.path
         let bytes = try Self.snapshot(generation: 42)
         let fetched = try fetch(bytes, announcement: { .init(generation: 42, sha256: $0, size: bytes.count) }, in: state)
         #expect(fetched.request.hasPrefix("GET /api/v1/racks/7/tables/\(hexString(SHA256.hash(bytes))) HTTP/1.1\r\n"))
@@ -139,35 +107,36 @@ struct RegionLinkFetchTests {
         #expect(fetched.snapshot.generation == 42)
         #expect(fetched.snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!)?.address == IPv4Address("198.18.0.21"))
         #expect(fetched.temporary == TableFile.temporaryPath(for: state + "/tables.snapshot"))
-        #expect(staged(state) == [String(fetched.temporary.split(separator: "/").last!)])
+        #expect(staged(scratch) == [String(fetched.temporary.split(separator: "/").last!)])
     }
 
     @Test func aDownloadThatIsNotWhatWasAnnouncedLeavesNothing() throws {
-        let state = try stateDirectory()
-        defer { remove(state) }
+        let scratch = try ScratchDirectory("rackplane-fetch")
+        defer { scratch.remove() }
+        let state = scratch.path
         let bytes = try Self.snapshot(generation: 43)
         // Another digest than announced.
         #expect(throws: RegionHTTPClient.Failure.self) {
             try fetch(bytes, announcement: { _ in .init(generation: 43, sha256: String(repeating: "ab", count: 32), size: bytes.count) }, in: state)
         }
-        #expect(staged(state).isEmpty)
+        #expect(staged(scratch).isEmpty)
         // More bytes than announced.
         #expect(throws: RegionHTTPClient.Failure.self) {
             try fetch(bytes, announcement: { .init(generation: 43, sha256: $0, size: bytes.count - 1) }, in: state)
         }
-        #expect(staged(state).isEmpty)
+        #expect(staged(scratch).isEmpty)
         // Fewer than announced: the server says so in its Content-Length, then closes early.
         #expect(throws: RegionHTTPClient.Failure.self) {
             try fetch(Array(bytes.dropLast(10)), declared: bytes.count,
                       announcement: { .init(generation: 43, sha256: $0, size: bytes.count) }, in: state)
         }
-        #expect(staged(state).isEmpty)
+        #expect(staged(scratch).isEmpty)
         // Announced as sent, but not a snapshot that validates.
         var corrupt = bytes
         corrupt[corrupt.count / 2] ^= 0xFF
         #expect(throws: TablesError.self) {
             try fetch(corrupt, announcement: { .init(generation: 43, sha256: $0, size: corrupt.count) }, in: state)
         }
-        #expect(staged(state).isEmpty)
+        #expect(staged(scratch).isEmpty)
     }
 }

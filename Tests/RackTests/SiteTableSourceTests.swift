@@ -18,32 +18,10 @@ struct SiteTableSourceTests {
           - {hostname: node01, mac: "52:54:00:00:00:01", ip: 198.18.0.21}
         """
 
-    func stateDirectory() throws -> String {
-        var template = Array("/tmp/rackplane-site-source-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
-        try #require(made)
-        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    }
-
-    func files(in directory: String) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != ".", name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
-    func remove(_ directory: String) {
-        for name in files(in: directory) { unlink(directory + "/" + name) }
-        rmdir(directory)
-    }
-
     @Test func aCompilerThatCannotRunFallsBackToThisProcess() throws {
-        let state = try stateDirectory()
-        defer { remove(state) }
+        let scratch = try ScratchDirectory("rackplane-site-source")
+        defer { scratch.remove() }
+        let state = scratch.path
         let sitePath = state + "/site.yaml"
         try TableFile.writeStaged(Array(Self.site.utf8), to: sitePath)
         let source = SiteTableSource(sitePath: sitePath, stateDirectory: state,
@@ -51,12 +29,13 @@ struct SiteTableSourceTests {
         source.leases = [SiteLeaseName(hostname: "laptop", address: IPv4Address(198, 18, 0, 150))]
         let snapshot = try source.load()
         #expect(snapshot.reservation(mac: MACAddress("52:54:00:00:00:01")!) != nil)
-        #expect(files(in: state) == ["site.yaml", "tables.snapshot"])
+        #expect(scratch.entries == ["site.yaml", "tables.snapshot"])
     }
 
     @Test func aCompilerThatFailsOrWritesNothingChangesNothing() throws {
-        let state = try stateDirectory()
-        defer { remove(state) }
+        let scratch = try ScratchDirectory("rackplane-site-source")
+        defer { scratch.remove() }
+        let state = scratch.path
         let sitePath = state + "/site.yaml"
         try TableFile.writeStaged(Array(Self.site.utf8), to: sitePath)
         let first = try SiteTableSource(sitePath: sitePath, stateDirectory: state, log: RackLog()).load()
@@ -67,7 +46,7 @@ struct SiteTableSourceTests {
             if executable == "/bin/false" {
                 #expect("\(error!)" == "the site compiler exited with status 1")
             }
-            #expect(files(in: state) == ["site.yaml", "tables.snapshot"])
+            #expect(scratch.entries == ["site.yaml", "tables.snapshot"])
             #expect(try TableFile.open(state + "/tables.snapshot").generation == first.generation)
         }
     }
