@@ -67,9 +67,13 @@ struct RegionLinkFetchTests {
             thread = created
         }
 
-        /// Waits for the answer to have gone out, then closes the listener.
+        /// Waits for the answer to have gone out, then closes the listener; once (later calls
+        /// do nothing). A server nobody connected to stops waiting in accept.
         func finish() {
-            if let thread { pthread_join(thread, nil) }
+            guard let thread else { return }
+            self.thread = nil
+            shutdown(fd, Int32(SHUT_RDWR))
+            pthread_join(thread, nil)
             close(fd)
         }
 
@@ -129,6 +133,11 @@ struct RegionLinkFetchTests {
         #expect(throws: RegionHTTPClient.Failure.self) {
             try fetch(Array(bytes.dropLast(10)), declared: bytes.count,
                       announcement: { .init(generation: 43, sha256: $0, size: bytes.count) }, in: state)
+        }
+        #expect(staged(scratch).isEmpty)
+        // A Content-Length no body can have.
+        #expect(throws: RegionHTTPClient.Failure.self) {
+            try fetch(bytes, declared: -5, announcement: { .init(generation: 43, sha256: $0, size: bytes.count) }, in: state)
         }
         #expect(staged(scratch).isEmpty)
         // Announced as sent, but not a snapshot that validates.

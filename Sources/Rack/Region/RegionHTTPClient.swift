@@ -237,9 +237,16 @@ struct RegionHTTPClient {
             return data
         }
 
+        /// The Content-Length, if the response has one; a negative or unreadable one is an error.
+        static func contentLength(_ headers: [(String, String)]) throws -> Int? {
+            guard let value = headers.first(where: { $0.0.lowercased() == "content-length" })?.1 else { return nil }
+            guard let length = Int(value), length >= 0 else { throw Failure(description: "bad Content-Length '\(value)'") }
+            return length
+        }
+
         /// The body, handed to `sink` in the pieces it arrives in.
         func streamBody(headers: [(String, String)], _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-            if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+            if let length = try Self.contentLength(headers) {
                 var remaining = length
                 if !buffer.isEmpty {
                     // What came with the head.
@@ -271,7 +278,7 @@ struct RegionHTTPClient {
         }
 
         func readBody(headers: [(String, String)], limit: Int) throws -> [UInt8] {
-            if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+            if let length = try Self.contentLength(headers) {
                 guard length <= limit else { throw Failure(description: "response of \(length) bytes is over the limit") }
                 return try readExactly(length)
             }

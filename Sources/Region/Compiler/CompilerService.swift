@@ -86,12 +86,12 @@ public final class CompilerService: Service, Sendable {
                 let cache = CompilerModelCache()
                 // Whatever changed while nobody listened (first start, a lost connection).
                 var publishedSincePrune = 0
-                var told: ContinuousClock.Instant?
-                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, told: &told)
+                var pass = PassAnnouncements()
+                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, announceEarly: true, announcements: &pass)
                 var lastPass = ContinuousClock.now
                 // When this process's racks were last told of new tables (else when the last
                 // pass ended): what a change's wait is measured from.
-                var lastTold = told ?? lastPass
+                var lastTold = pass.told ?? lastPass
                 var tidied = false
                 // And what other regions published before this one listened: their NOTIFY
                 // went by unheard, so tell this process's listeners the current generations.
@@ -99,7 +99,9 @@ public final class CompilerService: Service, Sendable {
                 while !isStopping {
                     // A failed compile is tried again within a second, change or not: the change
                     // it missed would otherwise wait for the next one.
-                    guard try wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250)) || failed else {
+                    let changed = try pass.changedWhileBuilding
+                        || wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250))
+                    guard changed || failed else {
                         if !tidied, ContinuousClock.now - lastPass > Self.housekeepingAfter {
                             housekeeping(on: connection)
                             publishedSincePrune = 0
@@ -108,22 +110,26 @@ public final class CompilerService: Service, Sendable {
                         continue
                     }
                     // A change after a quiet spell compiles at once: a lone write reaches the
-                    // racks without waiting. One within `debounce` of the last announcement (a
-                    // burst, or writes made while that pass built) waits until it is quiet, so a
-                    // burst costs two passes, the first of them with its first write.
+                    // racks without waiting. A burst waits until it is quiet, so it costs two
+                    // passes, the first of them with its first write. A burst is a change
+                    // within `debounce` of the last announcement, or one committed while the
+                    // last pass built (heard when it announced). A write made once the racks
+                    // serve a pass, while that pass stores its snapshot, is a new change.
                     // A stream of writes that never goes quiet is compiled every `debounce × 5`
                     // all the same, so racks do not wait for the end of a mass enlistment.
-                    // Measured from the announcement, not the pass's end: a large pass stores
-                    // its snapshot after telling the racks, and a write made once the racks
-                    // serve it (during that store) is a new change, not part of a burst.
-                    if failed || ContinuousClock.now - lastTold < debounce {
+                    if failed || pass.changedWhileBuilding || ContinuousClock.now - lastTold < debounce {
                         let latest = ContinuousClock.now + debounce * 5
                         while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
                     }
-                    told = nil
-                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, told: &told)
+                    // After a failed pass (a store that failed, say) racks are told only once a
+                    // snapshot is stored: a failure that lasts must not have them download a
+                    // new generation every second that the database never records.
+                    let announceEarly = !failed
+                    pass = PassAnnouncements()
+                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune,
+                                      announceEarly: announceEarly, announcements: &pass)
                     lastPass = ContinuousClock.now
-                    lastTold = told ?? lastPass
+                    lastTold = pass.told ?? lastPass
                     tidied = false
                     // Writes that never go quiet still prune and trim now and then.
                     if publishedSincePrune >= Self.supersededBeforePrune {
@@ -189,20 +195,35 @@ public final class CompilerService: Service, Sendable {
         malloc_trim(0)
     }
 
+    /// What a pass tells the loop about its announcements.
+    struct PassAnnouncements {
+        /// When it last told this process's racks of new tables before storing them (nil: it
+        /// told them nothing early).
+        var told: ContinuousClock.Instant?
+        /// Whether the model changed while it built, as heard when it announced.
+        var changedWhileBuilding = false
+    }
+
     /// One pass; false if it failed (the caller tries again within a second). `generations`
-    /// counts the passes that published, for pruning; `told` is set when it last told this
-    /// process's racks of new tables.
+    /// counts the passes that published, for pruning. With `announceEarly`, this process's
+    /// racks are told of each snapshot once it passed its check, and download it from memory
+    /// while it is stored; otherwise (and always for other region processes) the NOTIFY after
+    /// the store tells them. The NOTIFY repeats what was told early, and each rack stream
+    /// drops a generation it already sent.
     @discardableResult
     private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int,
-                         told: inout ContinuousClock.Instant?) -> Bool {
+                         announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
         do {
-            // This process's racks are told as soon as a snapshot passed its check, and download
-            // it from memory while it is stored; the NOTIFY after the store repeats it (a rack
-            // fetches only a digest it does not serve) and tells the other region processes.
             let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { tables, bytes in
                 recentSnapshots.remember(rack: tables.rackID, sha256: tables.sha256, bytes: bytes)
+                guard announceEarly else { return }
+                // Changes committed while this pass built are a burst whose tail waits for quiet;
+                // the ones that come during the store are not.
+                if let heard = try? connection.drainNotifications(), handle(heard, cache: cache) {
+                    announcements.changedWhileBuilding = true
+                }
                 announcer.publish(tables)
-                told = ContinuousClock.now
+                announcements.told = ContinuousClock.now
             }
             if !report.published.isEmpty { generations += 1 }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)

@@ -1,9 +1,10 @@
 import Synchronization
 
-/// The snapshot this region published last for each rack, kept in memory so that the rack's
-/// download of its new generation is answered without reading 54 MB back out of PostgreSQL
-/// (TOAST and LZ4) first. Another region process serves the same snapshot from the database,
-/// as does this one for anything older.
+/// The snapshot this region compiled last for each rack, kept in memory once it passed its
+/// check: the rack's download of its new generation is answered from here while PostgreSQL
+/// still stores it, and without reading 47 MB back out of PostgreSQL (TOAST and LZ4) after.
+/// Another region process serves the same snapshot from the database once it is stored, as
+/// does this one for anything older.
 public final class RecentSnapshots: Sendable {
     /// Oldest first; the newest stays whatever its size, older racks' while they fit. The
     /// compiler's own array is kept (no copy on its thread, which announces after this).

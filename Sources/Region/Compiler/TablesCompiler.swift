@@ -54,8 +54,7 @@ public struct TablesCompiler: Sendable {
     }
 
     /// With a `cache`, the interfaces and records are read only if their change counters moved
-    /// (`CompilerModelCache`). `published` gets each stored snapshot at once (the region keeps
-    /// them for the racks' downloads). Without `prune`, the caller prunes (`prune(on:)`).
+    /// (`CompilerModelCache`). Without `prune`, the caller prunes (`prune(on:)`).
     /// `checked` gets each new snapshot once it has passed its check and before it is stored:
     /// the region serves it to its own racks from memory meanwhile (the store of 47 MB at 100k
     /// machines took 0.28 s of every write's way to the racks). Racks of other region
