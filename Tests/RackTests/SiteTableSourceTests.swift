@@ -18,12 +18,23 @@ struct SiteTableSourceTests {
           - {hostname: node01, mac: "52:54:00:00:00:01", ip: 198.18.0.21}
         """
 
-    @Test func aCompilerThatCannotRunFallsBackToThisProcess() throws {
+    /// A state directory holding the site file.
+    func stateWithSite() throws -> (ScratchDirectory, sitePath: String) {
         let scratch = try ScratchDirectory("rackplane-site-source")
+        let sitePath = scratch.path + "/site.yaml"
+        do {
+            try TableFile.writeStaged(Array(Self.site.utf8), to: sitePath)
+        } catch {
+            scratch.remove()
+            throw error
+        }
+        return (scratch, sitePath)
+    }
+
+    @Test func aCompilerThatCannotRunFallsBackToThisProcess() throws {
+        let (scratch, sitePath) = try stateWithSite()
         defer { scratch.remove() }
         let state = scratch.path
-        let sitePath = state + "/site.yaml"
-        try TableFile.writeStaged(Array(Self.site.utf8), to: sitePath)
         let source = SiteTableSource(sitePath: sitePath, stateDirectory: state,
                                      compilerExecutable: "/nonexistent/rackplane", log: RackLog())
         source.leases = [SiteLeaseName(hostname: "laptop", address: IPv4Address(198, 18, 0, 150))]
@@ -33,11 +44,9 @@ struct SiteTableSourceTests {
     }
 
     @Test func aCompilerThatFailsOrWritesNothingChangesNothing() throws {
-        let scratch = try ScratchDirectory("rackplane-site-source")
+        let (scratch, sitePath) = try stateWithSite()
         defer { scratch.remove() }
         let state = scratch.path
-        let sitePath = state + "/site.yaml"
-        try TableFile.writeStaged(Array(Self.site.utf8), to: sitePath)
         let first = try SiteTableSource(sitePath: sitePath, stateDirectory: state, log: RackLog()).load()
         for executable in ["/bin/false", "/bin/true"] {
             let source = SiteTableSource(sitePath: sitePath, stateDirectory: state, compilerExecutable: executable, log: RackLog())

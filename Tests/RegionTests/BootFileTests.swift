@@ -3,6 +3,7 @@ import Hummingbird
 import Tables
 import Testing
 @testable import Region
+import Wire
 
 /// Boot files: uploaded against the declared size and SHA-256, stored in chunks, listed for
 /// racks and served back byte for byte.
@@ -15,8 +16,8 @@ struct BootFileTests {
     func makeResource(_ api: APIClient) async throws -> Int {
         try await api.create("/boot-resources", """
             {"name": "ubuntu/noble", "architecture": "amd64",
-             "kernel_file": "boot-kernel", "kernel_size": \(Self.kernel.count), "kernel_sha256": "\(Secrets.hex(SHA256.hash(Self.kernel)))",
-             "initrd_file": "boot-initrd", "initrd_size": \(Self.initrd.count), "initrd_sha256": "\(Secrets.hex(SHA256.hash(Self.initrd)))"}
+             "kernel_file": "boot-kernel", "kernel_size": \(Self.kernel.count), "kernel_sha256": "\(hexString(SHA256.hash(Self.kernel)))",
+             "initrd_file": "boot-initrd", "initrd_size": \(Self.initrd.count), "initrd_sha256": "\(hexString(SHA256.hash(Self.initrd)))"}
             """)
     }
 
@@ -39,7 +40,7 @@ struct BootFileTests {
 
             let uploaded = try await upload(api, "/boot-resources/\(resource)/files/kernel", Self.kernel)
             #expect(uploaded.status == 200)
-            #expect(uploaded.string("sha256") == Secrets.hex(SHA256.hash(Self.kernel)))
+            #expect(uploaded.string("sha256") == hexString(SHA256.hash(Self.kernel)))
             #expect(try storedChunks(harness) == 3)
             #expect(try await upload(api, "/boot-resources/\(resource)/files/initrd", Self.initrd).status == 200)
 
@@ -53,7 +54,7 @@ struct BootFileTests {
             #expect(files.compactMap { $0["path"] as? String } == ["ubuntu/noble/amd64/boot-initrd", "ubuntu/noble/amd64/boot-kernel"])
             let kernelEntry = try #require(files.first { ($0["path"] as? String)?.hasSuffix("kernel") == true })
             #expect((kernelEntry["size"] as? NSNumber)?.intValue == Self.kernel.count)
-            let byHash = try await api.get("/rack/boot-files/\(Secrets.hex(SHA256.hash(Self.kernel)))", token: .rack)
+            let byHash = try await api.get("/rack/boot-files/\(hexString(SHA256.hash(Self.kernel)))", token: .rack)
             #expect(byHash.bytes == Self.kernel)
             #expect(try await api.get("/rack/boot-files/\(String(repeating: "0", count: 64))", token: .rack).status == 404)
 
@@ -64,7 +65,7 @@ struct BootFileTests {
             // Deleting the resource deletes the files no other resource names.
             #expect(try await api.delete("/boot-resources/\(resource)").status == 204)
             #expect(try storedChunks(harness) == 0)
-            #expect(try await api.get("/rack/boot-files/\(Secrets.hex(SHA256.hash(Self.kernel)))", token: .rack).status == 404)
+            #expect(try await api.get("/rack/boot-files/\(hexString(SHA256.hash(Self.kernel)))", token: .rack).status == 404)
         }
     }
 

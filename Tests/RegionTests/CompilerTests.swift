@@ -33,7 +33,7 @@ struct CompilerTests {
         let blob = try await api.get("/racks/\(rack)/tables/\(sha)", token: .rack)
         #expect(current.int("size") == blob.bytes.count)
         #expect(blob.status == 200)
-        #expect(Secrets.hex(SHA256.hash(blob.bytes)) == sha)
+        #expect(hexString(SHA256.hash(blob.bytes)) == sha)
         let snapshot = try TableSnapshot(blob.bytes)
         #expect(snapshot.generation == UInt64(generation))
         return (generation, snapshot)
@@ -104,7 +104,7 @@ struct CompilerTests {
             let observer = try PostgresConnection(harness.connectionString)
             var handed: [(PublishedTables, storedYet: String?, recordedYet: String?)] = []
             let report = try TablesCompiler().compileAll(on: PostgresConnection(harness.connectionString), cache: nil, prune: false) { tables, bytes in
-                #expect(Secrets.hex(SHA256.hash(bytes)) == tables.sha256)
+                #expect(hexString(SHA256.hash(bytes)) == tables.sha256)
                 #expect(bytes.count == tables.size)
                 #expect((try? TableSnapshot(bytes))?.generation == tables.generation)
                 // The closure cannot throw: a failed query is recorded as nil (count(*) always
@@ -304,7 +304,7 @@ struct CompilerTests {
                         // it comes from the region's memory.
                         let blob = try await api.get("/racks/\(rack)/tables/\(published.sha256)", token: .rack)
                         #expect(blob.status == 200)
-                        #expect(Secrets.hex(SHA256.hash(blob.bytes)) == published.sha256)
+                        #expect(hexString(SHA256.hash(blob.bytes)) == published.sha256)
                         let snapshot = try TableSnapshot(blob.bytes)
                         #expect(snapshot.generation == published.generation)
                         if snapshot.reservation(mac: Self.mac) != nil { return true }

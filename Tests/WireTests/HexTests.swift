@@ -8,6 +8,9 @@ struct HexTests {
         #expect(hexDecoded("") == [])
         #expect(hexString(hexDecoded("00ff7F80")!) == "00ff7f80")
         #expect(hexDecoded(Array("6e6f".utf8)[...]) == [0x6E, 0x6F])
+        #expect(hexString([0x52, 0x54, 0x00, 0xAB], separator: ":") == "52:54:00:ab")
+        #expect(hexString([0x01], separator: ":") == "01")
+        #expect(hexString([UInt8]()) == "")
     }
 
     @Test func anythingButPairsOfDigitsIsRefused() {

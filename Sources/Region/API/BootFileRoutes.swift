@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Tables
+import Wire
 
 /// Boot resource files: uploaded by an operator against the size and SHA-256 the boot resource
 /// declares, stored in the database in chunks, and fetched by racks into their image caches
@@ -120,7 +121,7 @@ struct BootFileRoutes: Sendable {
                 try await storeChunk(pending, file: staging, index: chunks)
                 chunks += 1
             }
-            let digest = Secrets.hex(hasher.finish())
+            let digest = hexString(hasher.finish())
             guard total == declared.size else {
                 throw APIError(.unprocessableContent, "the body is \(total) bytes; boot resource \(resource) declares \(declared.size) for its \(kind)")
             }

@@ -111,7 +111,7 @@ public struct TablesCompiler: Sendable {
             let leases = RackSiteBuilder.leaseNames(forRack: rackID, site: site, model: model)
             // The content without generation or time: equal fingerprints mean equal tables.
             let prepared = SiteCompiler.prepare(site, leases: leases, reusing: kept?.site)
-            let fingerprint = Secrets.hex(prepared.fingerprint())
+            let fingerprint = hexString(prepared.fingerprint())
             report.timings.fingerprint += lap()
             if fingerprint == rack["tables_fingerprint"] {
                 // Unchanged: the generation in place already holds what those cycles wait for.
@@ -133,7 +133,7 @@ public struct TablesCompiler: Sendable {
             // The snapshot is checked on a second thread while this one hashes it for its
             // content address: nothing is announced, stored or recorded unless the check passed.
             let check = SideThread { TableSnapshot.validationError(bytes) }
-            let digest = Secrets.hex(SHA256.hash(bytes))
+            let digest = hexString(SHA256.hash(bytes))
             report.timings.build += lap()
             if let failure = check.result() {
                 // The rack keeps its tables, as when the build itself fails.

@@ -1,4 +1,5 @@
 import Tables
+import Wire
 
 /// Per-boot tokens: what a commissioning or deploying machine proves itself with when it
 /// reports (`POST /api/v1/machines/{id}/report`). The rack renders the token on the machine's
@@ -21,7 +22,7 @@ public struct BootTokenKey: Sendable {
 
     /// The token of `machine`'s boot with `nonce`: `rpb_` and 64 hex digits.
     public func token(machine: String, nonce: String) -> String {
-        Self.prefix + Secrets.hex(HMACSHA256.mac(key: key, message: Array("\(machine):\(nonce)".utf8)))
+        Self.prefix + hexString(HMACSHA256.mac(key: key, message: Array("\(machine):\(nonce)".utf8)))
     }
 
     /// A fresh nonce (128 random bits, hex).

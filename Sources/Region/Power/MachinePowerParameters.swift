@@ -41,7 +41,7 @@ extension Resources.MachineInput {
         }
         var row = values
         row[4] = String(decoding: PowerRedaction.redact(parameters), as: UTF8.self)
-        row[5] = given ? Secrets.hex(try vault.seal(parameters)) : nil
+        row[5] = given ? hexString(try vault.seal(parameters)) : nil
         return row
     }
 }

@@ -42,7 +42,7 @@ public struct PowerVault: Sendable {
             return PowerVault(key: key)
         }
         let vault = random()
-        try state.write(Secrets.hex(vault.key) + "\n", to: keyFile)
+        try state.write(hexString(vault.key) + "\n", to: keyFile)
         return vault
     }
 
@@ -118,7 +118,7 @@ extension RegionStore {
                     let bytes = Array(parameters.utf8)
                     try connection.query(
                         "UPDATE machines SET power_parameters = $2::jsonb, power_parameters_sealed = decode($3, 'hex') WHERE id = $1::bigint",
-                        [id, String(decoding: PowerRedaction.redact(bytes), as: UTF8.self), Secrets.hex(try vault.seal(bytes))])
+                        [id, String(decoding: PowerRedaction.redact(bytes), as: UTF8.self), hexString(try vault.seal(bytes))])
                 }
                 return rows.count
             }

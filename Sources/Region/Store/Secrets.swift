@@ -1,4 +1,5 @@
 import Tables
+import Wire
 
 /// Tokens, the rack secret, and their digests.
 public enum Secrets {
@@ -9,22 +10,11 @@ public enum Secrets {
     public static func newSecret() -> String { randomHex(bytes: 32) }
 
     /// Lower-case hex SHA-256 of the UTF-8 text: what the database keeps instead of a token.
-    public static func sha256Hex(_ text: String) -> String { hex(SHA256.hash(Array(text.utf8))) }
-
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public static func sha256Hex(_ text: String) -> String { hexString(SHA256.hash(Array(text.utf8))) }
 
     /// The system generator reads getrandom(2) on Linux: fit for secrets.
     static func randomHex(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return hex((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        return hexString((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }

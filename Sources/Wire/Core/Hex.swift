@@ -1,14 +1,16 @@
-/// Lower-case hexadecimal text of bytes ("0a1b"), for logs, JSON and tests; not for hot paths.
+/// Lower-case hexadecimal text of bytes ("0a1b"), for logs, JSON, digests and tests; not for
+/// hot paths.
 public func hexString(_ bytes: UnsafeRawBufferPointer, separator: String = "") -> String {
-    let digits: [Character] = Array("0123456789abcdef")
-    var s = ""
-    s.reserveCapacity(bytes.count * (2 + separator.count))
+    let digits = Array("0123456789abcdef".utf8)
+    let between = Array(separator.utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * (2 + between.count))
     for (i, b) in bytes.enumerated() {
-        if i > 0 { s += separator }
-        s.append(digits[Int(b >> 4)])
-        s.append(digits[Int(b & 0xF)])
+        if i > 0 { text += between }
+        text.append(digits[Int(b >> 4)])
+        text.append(digits[Int(b & 0xF)])
     }
-    return s
+    return String(decoding: text, as: UTF8.self)
 }
 
 public func hexString(_ bytes: some Collection<UInt8>, separator: String = "") -> String {
