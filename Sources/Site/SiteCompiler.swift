@@ -119,9 +119,9 @@ public enum SiteCompiler {
                                 validate: Bool) throws(TablesError) -> [UInt8] {
         var zones = prepared.zones
         zones.setSerial(UInt32(truncatingIfNeeded: generation))
-        let zoneSection: [UInt8]
+        let zoneSection: EncodedZoneSection
         do {
-            zoneSection = try zones.build()
+            zoneSection = try zones.encode()
         } catch {
             throw TablesError(.badSection, "zones: \(error)")
         }

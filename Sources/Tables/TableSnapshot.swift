@@ -164,15 +164,15 @@ public final class TableSnapshot: @unchecked Sendable {
 
     private func validateReferences() throws(TablesError) {
         let stringsLength = UInt64(location(.strings).length)
-        func checkString(_ at: Int, _ what: String) throws(TablesError) {
+        func checkString(_ at: Int, _ what: @autoclosure () -> String) throws(TablesError) {
             let ref = stringRef(at: at)
             guard UInt64(ref.offset) + UInt64(ref.length) <= stringsLength else {
-                throw TablesError(.indexOutOfRange, "\(what): string \(ref.offset)+\(ref.length) past the strings section (\(stringsLength) bytes)")
+                throw TablesError(.indexOutOfRange, "\(what()): string \(ref.offset)+\(ref.length) past the strings section (\(stringsLength) bytes)")
             }
         }
-        func checkSpan(_ first: UInt32, _ count: UInt32, in kind: TablesFormat.Section, _ what: String) throws(TablesError) {
+        func checkSpan(_ first: UInt32, _ count: UInt32, in kind: TablesFormat.Section, _ what: @autoclosure () -> String) throws(TablesError) {
             guard UInt64(first) + UInt64(count) <= UInt64(self.count(kind)) else {
-                throw TablesError(.indexOutOfRange, "\(what): \(kind.name) \(first)+\(count) past \(self.count(kind)) records")
+                throw TablesError(.indexOutOfRange, "\(what()): \(kind.name) \(first)+\(count) past \(self.count(kind)) records")
             }
         }
         guard count(.settings) == 1 else { throw TablesError(.badSection, "settings must hold exactly one record") }

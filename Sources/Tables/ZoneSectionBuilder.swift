@@ -105,10 +105,35 @@ public struct ZoneSectionBuilder {
     // MARK: Building
 
     public func build() throws(ZoneBuildError) -> [UInt8] {
-        if zones.isEmpty && recursionAllowed.isEmpty && transferAllowed.isEmpty && responsesPerSecond == 0 { return [] }
+        let encoded = try encode()
+        return [UInt8](unsafeUninitializedCapacity: encoded.size) { buffer, initialized in
+            encoded.write(UnsafeMutableRawBufferPointer(buffer))
+            initialized = encoded.size
+        }
+    }
+
+    /// The section encoded, to be written where the caller wants it (`BuiltSections.layout`
+    /// writes it into its place in the snapshot).
+    public func encode() throws(ZoneBuildError) -> EncodedZoneSection {
+        if zones.isEmpty && recursionAllowed.isEmpty && transferAllowed.isEmpty && responsesPerSecond == 0 { return .empty }
         var layout = ZoneSectionLayout(model: try ZoneModel(zones))
         return try layout.encode(self)
     }
+}
+
+/// A zones section encoded but not yet written out: its size is known, so the snapshot's layout
+/// has it written straight into its place in the file instead of copying a finished array.
+public struct EncodedZoneSection {
+    public let size: Int
+    /// Writes the section into `out`, which is exactly `size` bytes.
+    let write: (UnsafeMutableRawBufferPointer) -> Void
+
+    init(size: Int, write: @escaping (UnsafeMutableRawBufferPointer) -> Void) {
+        self.size = size
+        self.write = write
+    }
+
+    static var empty: EncodedZoneSection { EncodedZoneSection(size: 0) { _ in } }
 }
 
 /// Collects a fingerprint's small pieces (lengths, names, RDATA) into a 64 KiB buffer and hands

@@ -28,7 +28,7 @@ struct ZoneSectionLayout {
         nameOffsets = [UInt32](repeating: UInt32.max, count: model.names.count)
     }
 
-    mutating func encode(_ builder: ZoneSectionBuilder) throws(ZoneBuildError) -> [UInt8] {
+    mutating func encode(_ builder: ZoneSectionBuilder) throws(ZoneBuildError) -> EncodedZoneSection {
         let owners = model.owners
         let zoneCount = model.apexes.count
         // Every type some name has: the query types a CNAME's chain is pre-encoded for.
@@ -113,9 +113,9 @@ struct ZoneSectionLayout {
         // Transfer records after every name and answer: only AXFR reads them, so queries never
         // touch their pages (nor, where the kernel maps the file in 2 MiB pieces, the pieces
         // around them).
+        // Written after the data by `write`, not appended to it: no copy into the data arena.
         let (transferArena, transferRanges) = transfers?.result().arena ?? Self.encodeTransfers(model)
         let transfersAt = UInt32(data.count)
-        data.append(transferArena.bytes(0, transferArena.count))
         for index in 0..<zoneCount {
             zoneRows[index].transfer = transfersAt + transferRanges[index].start
             zoneRows[index].transferLength = transferRanges[index].length
@@ -130,12 +130,16 @@ struct ZoneSectionLayout {
         let hashOffset = answersOffset + answerRows.count * ZoneFormat.answerEntrySize
         let aclOffset = hashOffset + capacity * ZoneFormat.slotSize
         let dataOffset = aclOffset + aclCount * ZoneFormat.aclSize
-        let total = dataOffset + data.count
+        let dataLength = data.count + transferArena.count
+        let total = dataOffset + dataLength
         guard total < Int(UInt32.max) else { throw ZoneBuildError("zone data over 4 GiB") }
         let base = UInt32(dataOffset)
+        let acl = builder.recursionAllowed + builder.transferAllowed
+        let recursionCount = builder.recursionAllowed.count, transferCount = builder.transferAllowed.count
+        let responsesPerSecond = builder.responsesPerSecond
 
-        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
-            let out = UnsafeMutableRawBufferPointer(buffer)
+        return EncodedZoneSection(size: total) { [model, data] out in
+            precondition(out.count == total, "zone section written into \(out.count) bytes, not \(total)")
             // Everything but the data, which is copied over whole below.
             UnsafeMutableRawBufferPointer(rebasing: out[..<dataOffset]).initializeMemory(as: UInt8.self, repeating: 0)
             @inline(__always) func put32(_ value: UInt32, _ at: Int) { out.storeBytes(of: value.littleEndian, toByteOffset: at, as: UInt32.self) }
@@ -175,7 +179,7 @@ struct ZoneSectionLayout {
                 put32(slots[slot * 2], hashOffset + slot * ZoneFormat.slotSize)
                 put32(slots[slot * 2 + 1], hashOffset + slot * ZoneFormat.slotSize + 4)
             }
-            for (index, entry) in (builder.recursionAllowed + builder.transferAllowed).enumerated() {
+            for (index, entry) in acl.enumerated() {
                 let at = aclOffset + index * ZoneFormat.aclSize
                 put32(entry.network.value, at)
                 out[at + 4] = entry.prefixLength
@@ -190,15 +194,18 @@ struct ZoneSectionLayout {
             put32(UInt32(hashOffset), 32)
             put32(UInt32(answersOffset), 36)
             put32(UInt32(aclOffset), 40)
-            put16(UInt16(builder.recursionAllowed.count), 44)
-            put16(UInt16(builder.transferAllowed.count), 46)
-            put32(builder.responsesPerSecond, 48)
+            put16(UInt16(recursionCount), 44)
+            put16(UInt16(transferCount), 46)
+            put32(responsesPerSecond, 48)
             put32(UInt32(dataOffset), 52)
-            put32(UInt32(data.count), 56)
+            put32(UInt32(dataLength), 56)
             if data.count > 0 {
                 UnsafeMutableRawBufferPointer(rebasing: out[dataOffset...]).copyMemory(from: data.bytes(0, data.count))
             }
-            initialized = total
+            if transferArena.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: out[(dataOffset + data.count)...])
+                    .copyMemory(from: transferArena.bytes(0, transferArena.count))
+            }
         }
     }
 

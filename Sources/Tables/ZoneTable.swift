@@ -54,9 +54,9 @@ public struct ZoneTable: @unchecked Sendable {
         recursionCount = u16(44)
         transferCount = u16(46)
         responsesPerSecond = UInt32(u32(48))
-        func region(_ offset: Int, _ count: Int, _ size: Int, _ what: String) throws(TablesError) {
+        func region(_ offset: Int, _ count: Int, _ size: Int, _ what: @autoclosure () -> String) throws(TablesError) {
             guard count <= bytes.count / size, offset <= bytes.count, count * size <= bytes.count - offset else {
-                throw fail("\(what) (\(count) × \(size) at \(offset)) runs past the section")
+                throw fail("\(what()) (\(count) × \(size) at \(offset)) runs past the section")
             }
         }
         try region(zonesOffset, zoneCount, ZoneFormat.zoneSize, "zones")
@@ -67,13 +67,13 @@ public struct ZoneTable: @unchecked Sendable {
         guard capacity > 0, capacity & (capacity - 1) == 0, capacity > nameCount else {
             throw TablesError(.badHashTable, "zones: hash capacity \(capacity) for \(nameCount) names")
         }
-        func answer(_ offset: Int, _ what: String) throws(TablesError) {
+        func answer(_ offset: Int, _ what: @autoclosure () -> String) throws(TablesError) {
             guard offset <= bytes.count - ZoneFormat.answerHeaderSize,
                   u16(offset + 8) <= bytes.count - offset - ZoneFormat.answerHeaderSize
-            else { throw fail("\(what) answer at \(offset) runs past the section") }
+            else { throw fail("\(what()) answer at \(offset) runs past the section") }
         }
-        func name(_ offset: Int, _ length: Int, _ what: String) throws(TablesError) {
-            guard length >= 1, length <= 255, offset <= bytes.count - length else { throw fail("\(what) name runs past the section") }
+        func name(_ offset: Int, _ length: Int, _ what: @autoclosure () -> String) throws(TablesError) {
+            guard length >= 1, length <= 255, offset <= bytes.count - length else { throw fail("\(what()) name runs past the section") }
         }
         for zone in 0..<zoneCount {
             let at = zonesOffset + zone * ZoneFormat.zoneSize

@@ -117,7 +117,22 @@ struct RackTablesRoutes: Sendable {
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/octet-stream", .eTag: "\"\(digest)\""],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+                body: Self.body(bytes))
+        }
+    }
+
+    /// Bytes written out a piece at a time: one `ByteBuffer` of the whole snapshot is a fresh
+    /// 47 MB allocation (and its page faults) per download at 100k machines; pieces of 1 MiB
+    /// reuse the heap's memory.
+    static func body(_ bytes: [UInt8], piece: Int = 1 << 20) -> ResponseBody {
+        ResponseBody(contentLength: bytes.count) { writer in
+            var start = 0
+            while start < bytes.count {
+                let end = min(start + piece, bytes.count)
+                try await writer.write(ByteBuffer(bytes: bytes[start..<end]))
+                start = end
+            }
+            try await writer.finish(nil)
         }
     }
 }
