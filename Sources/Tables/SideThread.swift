@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Runs `body` on a thread of its own while the caller goes on; `result()` waits for it. For
 /// the independent halves of a compile on a machine with a core to spare: the DHCP sections
@@ -12,14 +13,21 @@ public final class SideThread<Value: Sendable> {
     private var started = false
     private var joined = false
     private var value: Value?
+    private let done = Atomic<Bool>(false)
 
     public init(_ body: @escaping @Sendable () -> Value) {
         launch(body)
     }
 
+    /// Whether the body has returned: `result()` would not wait.
+    public var isFinished: Bool { done.load(ordering: .acquiring) }
+
     private func launch(_ body: @escaping @Sendable () -> Value) {
         // The thread's entry is a C function, which cannot name `Value`: it gets a plain box.
-        let box = Unmanaged.passRetained(ThreadEntry { [self] in value = body() })
+        let box = Unmanaged.passRetained(ThreadEntry { [self] in
+            value = body()
+            done.store(true, ordering: .releasing)
+        })
         var created = pthread_t()
         started = pthread_create(&created, nil, { argument in
             Unmanaged<ThreadEntry>.fromOpaque(argument!).takeRetainedValue().work()

@@ -123,6 +123,65 @@ struct CompilerTests {
         }
     }
 
+    /// With a `SnapshotStorer`, a pass stores on another thread and goes on. While that store
+    /// is held back, the rack's row is stale: the next pass compares with what the store will
+    /// record (no new generation for unchanged tables), a change gets the next generation,
+    /// stored after the first, and the compile lock is kept until no store is in flight.
+    @Test func aPassWhileAStoreIsInFlightComparesWithWhatItWillRecord() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, _) = try await populate(api)
+            let connection = try PostgresConnection(harness.connectionString)
+            let observer = try PostgresConnection(harness.connectionString)
+            let gate = DispatchSemaphore(value: 0)
+            let storer = SnapshotStorer(connectionString: harness.connectionString, beforeStore: { gate.wait() })
+            func recorded() throws -> String? {
+                try observer.query("SELECT tables_generation FROM rack_controllers WHERE id = $1::bigint", [String(rack)]).scalar
+            }
+            func locksHeld() throws -> String? {
+                // In this test's database (other tests share the server).
+                try observer.query("""
+                    SELECT count(*) FROM pg_locks
+                    WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    """).scalar
+            }
+
+            let first = try TablesCompiler().compileAll(on: connection, cache: nil, prune: false, storer: storer)
+            let firstTables = try #require(first.published.first)
+            #expect(first.published.map(\.rackID) == [Int64(rack)])
+            #expect(try recorded() == nil)
+            #expect(!storer.isIdle && storer.holdsCompileLock)
+            #expect(try locksHeld() == "1")
+
+            let unchanged = try TablesCompiler().compileAll(on: connection, cache: nil, prune: false, storer: storer)
+            #expect(unchanged.published.isEmpty)
+            #expect(try recorded() == nil)
+
+            _ = try await api.create("/records", #"{"domain_id": 1, "name": "www", "type": "A", "value": "198.18.1.1"}"#)
+            // The next submit waits for the first store: let both go.
+            gate.signal()
+            gate.signal()
+            let changed = try TablesCompiler().compileAll(on: connection, cache: nil, prune: false, storer: storer)
+            let changedTables = try #require(changed.published.first)
+            #expect(changedTables.generation > firstTables.generation)
+            storer.collect(waiting: true)
+            let outcomes = storer.takeOutcomes()
+            #expect(outcomes.map(\.tables) == [firstTables, changedTables])
+            #expect(outcomes.allSatisfy { $0.recorded && $0.error == nil })
+            #expect(try recorded() == String(changedTables.generation))
+            #expect(try observer.query("SELECT count(*) FROM table_snapshots WHERE sha256 = ANY ($1::text[])",
+                                       ["{\(firstTables.sha256),\(changedTables.sha256)}"]).scalar == "2")
+            TablesCompiler.releaseLockIfIdle(storer, on: connection)
+            #expect(!storer.holdsCompileLock)
+            #expect(try locksHeld() == "0")
+
+            // A row never goes back: the first generation stored again records nothing.
+            let again = SnapshotStorer.Job(tables: firstTables, bytes: [], fingerprint: firstTables.sha256, waitingCycles: nil)
+            #expect(try TablesCompiler.store(again, on: connection) == false)
+            #expect(try recorded() == String(changedTables.generation))
+        }
+    }
+
     /// System ids come from a sequence through a bijection: never the same twice.
     @Test func systemIDsAreUniqueAndLookRandom() async throws {
         let harness = try await RegionHarness.make()

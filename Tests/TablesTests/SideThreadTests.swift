@@ -17,8 +17,11 @@ struct SideThreadTests {
             }
             return -1
         }
+        // Still waiting for the caller: not finished.
+        #expect(!side.isFinished)
         callerWent.store(true, ordering: .releasing)
         #expect(side.result() == 42)
+        #expect(side.isFinished)
         #expect(side.result() == 42)   // a second call reads the same result, joins nothing
     }
 

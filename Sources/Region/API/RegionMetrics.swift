@@ -12,6 +12,9 @@ public final class RegionMetrics: Sendable {
         /// The last pass that published a generation (a pass that found nothing changed is quick).
         var lastPublishingCompile = TablesCompiler.Timings()
         var compileSeconds = 0.0
+        var snapshotStores = 0
+        var snapshotStoreFailures = 0
+        var lastStoreSeconds = 0.0
         var proxyUp = false
         var proxyRestarts = 0
         var proxyReconfigures = 0
@@ -42,6 +45,14 @@ public final class RegionMetrics: Sendable {
             if failed { counters.compileFailures += 1 }
             counters.generationsPublished += published.count
             counters.lastGeneration = max(counters.lastGeneration, published.max() ?? 0)
+        }
+    }
+
+    /// A snapshot stored beside the compiler (`SnapshotStorer`), or not.
+    func countStore(seconds: Double, failed: Bool) {
+        counters.withLock { counters in
+            counters.snapshotStores += 1
+            if failed { counters.snapshotStoreFailures += 1 } else { counters.lastStoreSeconds = seconds }
         }
     }
 
@@ -86,9 +97,18 @@ public final class RegionMetrics: Sendable {
             # TYPE rackplane_region_compile_seconds_total counter
             rackplane_region_compile_seconds_total \(snapshot.compileSeconds)
             \(Self.phases("rackplane_region_last_compile_seconds",
-                          "The last compile pass, by phase (model read, fingerprint, build, check, store).", snapshot.lastCompile))
+                          "The last compile pass, by phase (model read, fingerprint, build, check, store: the wait for the snapshot store before it).", snapshot.lastCompile))
             \(Self.phases("rackplane_region_last_publishing_compile_seconds",
                           "The last compile pass that published new tables, by phase.", snapshot.lastPublishingCompile))
+            # HELP rackplane_region_snapshot_stores_total Snapshots stored in PostgreSQL beside the compiler, failed ones included.
+            # TYPE rackplane_region_snapshot_stores_total counter
+            rackplane_region_snapshot_stores_total \(snapshot.snapshotStores)
+            # HELP rackplane_region_snapshot_store_failures_total Snapshot stores that failed (the next pass compiles again).
+            # TYPE rackplane_region_snapshot_store_failures_total counter
+            rackplane_region_snapshot_store_failures_total \(snapshot.snapshotStoreFailures)
+            # HELP rackplane_region_last_snapshot_store_seconds How long the last snapshot that was stored took.
+            # TYPE rackplane_region_last_snapshot_store_seconds gauge
+            rackplane_region_last_snapshot_store_seconds \(snapshot.lastStoreSeconds)
             # HELP rackplane_region_db_connections Open PostgreSQL connections in the pool.
             # TYPE rackplane_region_db_connections gauge
             rackplane_region_db_connections \(openConnections)

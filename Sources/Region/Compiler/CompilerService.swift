@@ -33,11 +33,15 @@ public final class CompilerService: Service, Sendable {
     /// What this process published last, for the racks' downloads.
     public let recentSnapshots = RecentSnapshots()
     private let stopping = Atomic<Bool>(false)
+    /// Runs before each snapshot store, on the store's thread (tests hold stores back with it).
+    let beforeStore: (@Sendable () -> Void)?
 
     public init(
         connectionString: String, debounce: Duration = .milliseconds(200), announcer: TablesAnnouncer = TablesAnnouncer(),
-        boot: CompilerBootSettings = CompilerBootSettings(), metrics: RegionMetrics, logger: Logger
+        boot: CompilerBootSettings = CompilerBootSettings(), metrics: RegionMetrics, logger: Logger,
+        beforeStore: (@Sendable () -> Void)? = nil
     ) {
+        self.beforeStore = beforeStore
         self.connectionString = connectionString
         self.boot = boot
         self.debounce = debounce
@@ -76,7 +80,16 @@ public final class CompilerService: Service, Sendable {
     private var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     private func listenLoop() {
+        // Kept across lost connections: a store in flight goes on.
+        let storer = SnapshotStorer(connectionString: connectionString, beforeStore: beforeStore)
+        defer {
+            // Stopping: the store in flight ends first, so its row and NOTIFY are not lost.
+            storer.collect(waiting: true)
+            _ = reportStores(storer)
+        }
         while !isStopping {
+            // A lock held on a lost connection went with it.
+            storer.holdsCompileLock = false
             do {
                 let connection = try PostgresConnection(connectionString)
                 try connection.query("LISTEN \(Self.modelChannel)")
@@ -87,7 +100,8 @@ public final class CompilerService: Service, Sendable {
                 // Whatever changed while nobody listened (first start, a lost connection).
                 var publishedSincePrune = 0
                 var pass = PassAnnouncements()
-                var failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune, announceEarly: true, announcements: &pass)
+                var failed = !compile(on: connection, cache: cache, storer: storer, generations: &publishedSincePrune,
+                                      announceEarly: true, announcements: &pass)
                 var lastPass = ContinuousClock.now
                 // When this process's racks were last told of new tables (else when the last
                 // pass ended): what a change's wait is measured from.
@@ -100,9 +114,10 @@ public final class CompilerService: Service, Sendable {
                     // A failed compile is tried again within a second, change or not: the change
                     // it missed would otherwise wait for the next one.
                     let changed = try pass.changedWhileBuilding
-                        || wait(on: connection, cache: cache, for: failed ? .seconds(1) : .milliseconds(250))
+                        || wait(on: connection, cache: cache, storer: storer, for: failed ? .seconds(1) : .milliseconds(250))
+                    failed = reportStores(storer) || failed
                     guard changed || failed else {
-                        if !tidied, ContinuousClock.now - lastPass > Self.housekeepingAfter {
+                        if !tidied, storer.isIdle, ContinuousClock.now - lastPass > Self.housekeepingAfter {
                             housekeeping(on: connection)
                             publishedSincePrune = 0
                             tidied = true
@@ -119,20 +134,25 @@ public final class CompilerService: Service, Sendable {
                     // all the same, so racks do not wait for the end of a mass enlistment.
                     if failed || pass.changedWhileBuilding || ContinuousClock.now - lastTold < debounce {
                         let latest = ContinuousClock.now + debounce * 5
-                        while ContinuousClock.now < latest, try wait(on: connection, cache: cache, for: debounce), !isStopping {}
+                        while ContinuousClock.now < latest, try wait(on: connection, cache: cache, storer: storer, for: debounce),
+                              !isStopping {}
+                        failed = reportStores(storer) || failed
                     }
                     // After a failed pass (a store that failed, say) racks are told only once a
                     // snapshot is stored: a failure that lasts must not have them download a
                     // new generation every second that the database never records.
                     let announceEarly = !failed
                     pass = PassAnnouncements()
-                    failed = !compile(on: connection, cache: cache, generations: &publishedSincePrune,
+                    failed = !compile(on: connection, cache: cache, storer: storer, generations: &publishedSincePrune,
                                       announceEarly: announceEarly, announcements: &pass)
                     lastPass = ContinuousClock.now
                     lastTold = pass.told ?? lastPass
                     tidied = false
-                    // Writes that never go quiet still prune and trim now and then.
+                    // Writes that never go quiet still prune and trim now and then, once the
+                    // store in flight has ended (a store is in flight after almost every pass).
                     if publishedSincePrune >= Self.supersededBeforePrune {
+                        storer.collect(waiting: true)
+                        failed = reportStores(storer) || failed
                         housekeeping(on: connection)
                         publishedSincePrune = 0
                     }
@@ -145,13 +165,45 @@ public final class CompilerService: Service, Sendable {
     }
 
     /// Waits up to `timeout` for notifications; announces new tables at once and returns true
-    /// if the model changed.
-    private func wait(on connection: PostgresConnection, cache: CompilerModelCache, for timeout: Duration) throws -> Bool {
+    /// if the model changed. While a store is in flight it looks at it every 10 ms, and
+    /// releases the compile lock kept for it as soon as it ends.
+    private func wait(on connection: PostgresConnection, cache: CompilerModelCache, storer: SnapshotStorer,
+                      for timeout: Duration) throws -> Bool {
         if try handle(connection.drainNotifications(), cache: cache) { return true }
-        var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&descriptor, 1, milliseconds) > 0 else { return false }
-        return try handle(connection.drainNotifications(), cache: cache)
+        let end = ContinuousClock.now + timeout
+        while !isStopping {
+            storer.collect(waiting: false)
+            TablesCompiler.releaseLockIfIdle(storer, on: connection)
+            let left = end - ContinuousClock.now
+            guard left > .zero else { return false }
+            let slice = storer.holdsCompileLock ? min(left, .milliseconds(10)) : left
+            var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
+            if poll(&descriptor, 1, max(milliseconds, 1)) > 0, try handle(connection.drainNotifications(), cache: cache) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Logs the stores that ended and counts them; true if one failed (the next pass then
+    /// tells racks only once it has stored).
+    private func reportStores(_ storer: SnapshotStorer) -> Bool {
+        var failed = false
+        for outcome in storer.takeOutcomes() {
+            metrics.countStore(seconds: outcome.duration.seconds, failed: outcome.error != nil)
+            let tables = outcome.tables
+            if let error = outcome.error {
+                failed = true
+                logger.error("could not store new tables; the next pass compiles them again", metadata: [
+                    "rack": "\(tables.rackID)", "generation": "\(tables.generation)", "error": "\(error)"])
+            } else {
+                logger.info("stored tables", metadata: [
+                    "rack": "\(tables.rackID)", "generation": "\(tables.generation)", "recorded": "\(outcome.recorded)",
+                    "store_ms": "\(Int((outcome.duration.seconds * 1000).rounded()))"])
+            }
+        }
+        return failed
     }
 
     /// Passes table announcements on and tells the cache which tables changed; true if any
@@ -211,10 +263,26 @@ public final class CompilerService: Service, Sendable {
     /// the store tells them. The NOTIFY repeats what was told early, and each rack stream
     /// drops a generation it already sent.
     @discardableResult
-    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, generations: inout Int,
-                         announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
+    private func compile(on connection: PostgresConnection, cache: CompilerModelCache, storer: SnapshotStorer,
+                         generations: inout Int, announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
+        if !announceEarly {
+            // Stored before racks are told: on this thread, once the store in flight has ended.
+            storer.collect(waiting: true)
+            storer.passBegins()
+            TablesCompiler.releaseLockIfIdle(storer, on: connection)
+        }
+        let compiled = compilePass(on: connection, cache: cache, storer: announceEarly ? storer : nil, generations: &generations,
+                                   announceEarly: announceEarly, announcements: &announcements)
+        // The store the pass waited for (a failed one is compiled again, stored before told).
+        let storesFailed = reportStores(storer)
+        return compiled && !storesFailed
+    }
+
+    private func compilePass(on connection: PostgresConnection, cache: CompilerModelCache, storer: SnapshotStorer?,
+                             generations: inout Int, announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
         do {
-            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false) { tables, bytes in
+            let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false,
+                                                                   storer: storer) { tables, bytes in
                 recentSnapshots.remember(rack: tables.rackID, sha256: tables.sha256, bytes: bytes)
                 guard announceEarly else { return }
                 // Changes committed while this pass built are a burst whose tail waits for quiet;

@@ -42,7 +42,8 @@ public struct TablesCompiler: Sendable {
         /// Waiting for their checks (each runs beside its content address); at its end this
         /// process's racks have been told.
         public var check: Duration = .zero
-        /// Storing and recording them, and the NOTIFY that tells other region processes.
+        /// Storing and recording them, and the NOTIFY that tells other region processes; with a
+        /// `SnapshotStorer` (the region's compiler), only the wait for the store before each.
         public var store: Duration = .zero
         public var total: Duration { model + fingerprint + build + check + store }
     }
@@ -59,11 +60,31 @@ public struct TablesCompiler: Sendable {
     /// the region serves it to its own racks from memory meanwhile (the store of 47 MB at 100k
     /// machines took 0.28 s of every write's way to the racks). Racks of other region
     /// processes hear of it from the NOTIFY once it is stored.
+    /// With a `storer`, each snapshot is stored on the storer's thread once it is announced,
+    /// and the pass goes on (`SnapshotStorer`); the compile lock is then kept after the pass
+    /// while a store is in flight, and the caller releases it (`releaseLockIfIdle`).
     func compileAll(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
+                    storer: SnapshotStorer? = nil,
                     checked: (_ tables: PublishedTables, _ bytes: [UInt8]) -> Void = { _, _ in }) throws -> Report {
-        try Self.withCompileLock(on: connection) {
-            try compileLocked(on: connection, cache: cache, prune: prune, checked: checked)
+        guard let storer else {
+            return try Self.withCompileLock(on: connection) {
+                try compileLocked(on: connection, cache: cache, prune: prune, storer: nil, checked: checked)
+            }
         }
+        if !storer.holdsCompileLock {
+            try connection.query("SELECT pg_advisory_lock($1::bigint)", [Self.advisoryLockKey])
+            storer.holdsCompileLock = true
+        }
+        defer { Self.releaseLockIfIdle(storer, on: connection) }
+        storer.passBegins()
+        return try compileLocked(on: connection, cache: cache, prune: prune, storer: storer, checked: checked)
+    }
+
+    /// Releases the compile lock kept for `storer` once no store is in flight.
+    static func releaseLockIfIdle(_ storer: SnapshotStorer, on connection: PostgresConnection) {
+        guard storer.holdsCompileLock, storer.isIdle else { return }
+        _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [advisoryLockKey])
+        storer.holdsCompileLock = false
     }
 
     /// Serialises compiles (and pruning) across region processes.
@@ -74,6 +95,7 @@ public struct TablesCompiler: Sendable {
     }
 
     private func compileLocked(on connection: PostgresConnection, cache: CompilerModelCache?, prune: Bool,
+                               storer: SnapshotStorer?,
                                checked: (_ tables: PublishedTables, _ bytes: [UInt8]) -> Void) throws -> Report {
         let clock = ContinuousClock()
         // Lock first, then one snapshot of the model: a compile never starts from a model older
@@ -113,9 +135,11 @@ public struct TablesCompiler: Sendable {
             let prepared = SiteCompiler.prepare(site, leases: leases, reusing: kept?.site)
             let fingerprint = hexString(prepared.fingerprint())
             report.timings.fingerprint += lap()
-            if fingerprint == rack["tables_fingerprint"] {
+            // A store still in flight: its row is what the rack will have.
+            let pending = storer?.pending[rackID]
+            if fingerprint == pending?.fingerprint ?? rack["tables_fingerprint"] {
                 // Unchanged: the generation in place already holds what those cycles wait for.
-                if let waitingCycles, let current = rack["tables_generation"] {
+                if let waitingCycles, let current = pending?.generation ?? rack["tables_generation"] {
                     try Self.markReady(waitingCycles, generation: current, on: connection)
                 }
                 continue
@@ -144,30 +168,15 @@ public struct TablesCompiler: Sendable {
             let announcement = PublishedTables(rackID: rackID, generation: generation, sha256: digest, size: bytes.count)
             checked(announcement, bytes)
             report.timings.check += lap()
-            let payload = String(decoding: try JSONEncoder().encode(announcement), as: UTF8.self)
-            // A rack deleted meanwhile updates no row: nothing more is announced for it.
-            let stored = try connection.transaction { connection in
-                // The pass does not wait for 12 MB of WAL to reach the disk. Its effects
-                // (the announcement, the rack's row, cycles marked ready) are seen before
-                // they are durable; a crash that loses them leaves racks serving a
-                // generation the database forgot, and the next pass, from the model's own
-                // durable writes, publishes a higher one (the sequence is not rolled back).
-                try connection.query("SET LOCAL synchronous_commit = off")
-                try connection.query("""
-                    INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
-                    ON CONFLICT (sha256) DO NOTHING
-                    """, parameters: [.text(digest), .text(String(generation)), .bytes(bytes)])
-                let updated = try connection.query("""
-                    UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
-                    WHERE id = $1::bigint RETURNING id
-                    """, [String(rackID), String(generation), digest, fingerprint]).rows.count == 1
-                if updated {
-                    if let waitingCycles { try Self.markReady(waitingCycles, generation: String(generation), on: connection) }
-                    try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
-                }
-                return updated
+            let job = SnapshotStorer.Job(tables: announcement, bytes: bytes, fingerprint: fingerprint, waitingCycles: waitingCycles)
+            if let storer {
+                // Stored beside the next rack's compile, or the next pass; the wait here is for
+                // the store before it.
+                storer.submit(job)
+                report.published.append(announcement)
+            } else if try Self.store(job, on: connection) {
+                report.published.append(announcement)
             }
-            if stored { report.published.append(announcement) }
             report.timings.store += lap()
         }
         if prune, !report.published.isEmpty {
@@ -175,6 +184,35 @@ public struct TablesCompiler: Sendable {
             report.timings.store += lap()
         }
         return report
+    }
+
+    /// Stores a snapshot and records it on its rack, with the NOTIFY that tells every region
+    /// process; false if the rack's row was not updated (the rack was deleted meanwhile, or a
+    /// store of a newer generation landed first: a row never goes back).
+    static func store(_ job: SnapshotStorer.Job, on connection: PostgresConnection) throws -> Bool {
+        let tables = job.tables
+        let payload = String(decoding: try JSONEncoder().encode(tables), as: UTF8.self)
+        return try connection.transaction { connection in
+            // The pass does not wait for 12 MB of WAL to reach the disk. Its effects (the
+            // announcement, the rack's row, cycles marked ready) are seen before they are
+            // durable; a crash that loses them leaves racks serving a generation the database
+            // forgot, and the next pass, from the model's own durable writes, publishes a
+            // higher one (the sequence is not rolled back).
+            try connection.query("SET LOCAL synchronous_commit = off")
+            try connection.query("""
+                INSERT INTO table_snapshots (sha256, generation, bytes) VALUES ($1, $2::bigint, $3)
+                ON CONFLICT (sha256) DO NOTHING
+                """, parameters: [.text(tables.sha256), .text(String(tables.generation)), .bytes(job.bytes)])
+            let updated = try connection.query("""
+                UPDATE rack_controllers SET tables_generation = $2::bigint, tables_sha256 = $3, tables_fingerprint = $4
+                WHERE id = $1::bigint AND (tables_generation IS NULL OR tables_generation < $2::bigint) RETURNING id
+                """, [String(tables.rackID), String(tables.generation), tables.sha256, job.fingerprint]).rows.count == 1
+            if updated {
+                if let cycles = job.waitingCycles { try Self.markReady(cycles, generation: String(tables.generation), on: connection) }
+                try connection.query("SELECT pg_notify($1, $2)", [Self.publishChannel, payload])
+            }
+            return updated
+        }
     }
 
     /// Prunes superseded snapshots under the compilers' lock.
