@@ -233,9 +233,20 @@ public enum SiteZones {
         }
 
         mutating func add(_ record: ZoneRecord, line: Int) {
-            let owner = ZoneNames.lowercased(record.owner)
-            let apex = zone(of: owner)
+            addLowercased(ZoneRecord(owner: ZoneNames.lowercased(record.owner), type: record.type, ttl: record.ttl, rdata: record.rdata),
+                          line: line)
+        }
+
+        /// `add` for a record whose owner is in lower case already (hosts, PTRs).
+        private mutating func addLowercased(_ record: ZoneRecord, line: Int) {
+            let apex = zone(of: record.owner)
             guard apex >= 0 else { return }
+            add(record, owner: record.owner, apex: apex, line: line)
+        }
+
+        /// `owner` is the record's owner in lower case and `apex` its zone (the caller found
+        /// both already: 100k records are not lower-cased and looked up twice).
+        private mutating func add(_ record: ZoneRecord, owner: [UInt8], apex: Int, line: Int) {
             // One lookup per record: the owner's lines are changed in place.
             let problem: String? = modifyLines(owner) { lines in
                 if record.type == DNSType.cname.rawValue {
@@ -272,7 +283,8 @@ public enum SiteZones {
         /// /24 zone when the subnet is smaller than that).
         mutating func addHost(_ name: [UInt8], _ address: IPv4Address, line: Int, ttl: UInt32? = nil) {
             let ttl = ttl ?? site.dns.defaultTTL
-            add(ZoneRecord(owner: name, type: DNSType.a.rawValue, ttl: ttl, rdata: Self.u32(address.value)), line: line)
+            // `name` comes from `hostName`, in lower case, as do the reverse names.
+            addLowercased(ZoneRecord(owner: name, type: DNSType.a.rawValue, ttl: ttl, rdata: Self.u32(address.value)), line: line)
             let standard = SiteZones.reverseWire(address)
             guard ptrOwners[standard] == nil else { return }
             ptrOwners[standard] = true
@@ -283,7 +295,7 @@ public enum SiteZones {
                 add(ZoneRecord(owner: childName, type: DNSType.ptr.rawValue, ttl: ttl, rdata: name), line: line)
                 add(ZoneRecord(owner: standard, type: DNSType.cname.rawValue, ttl: ttl, rdata: childName), line: line)
             } else {
-                add(ZoneRecord(owner: standard, type: DNSType.ptr.rawValue, ttl: ttl, rdata: name), line: line)
+                addLowercased(ZoneRecord(owner: standard, type: DNSType.ptr.rawValue, ttl: ttl, rdata: name), line: line)
             }
         }
 
@@ -293,13 +305,15 @@ public enum SiteZones {
                     problems.append(Problem(line: record.line, message: "record name '\(record.name)' is not a valid DNS name"))
                     continue
                 }
-                guard zone(of: owner) >= 0 else {
+                let apex = zone(of: owner)
+                guard apex >= 0 else {
                     problems.append(Problem(line: record.line, message: "record name \(ZoneNames.text(owner)) is outside every zone this rack serves (\(apexes.map(ZoneNames.text).joined(separator: ", ")))"))
                     continue
                 }
                 switch rdata(type: record.type, value: record.value) {
                 case .success(let (type, data)):
-                    add(ZoneRecord(owner: owner, type: type, ttl: record.ttl ?? site.dns.defaultTTL, rdata: data), line: record.line)
+                    add(ZoneRecord(owner: owner, type: type, ttl: record.ttl ?? site.dns.defaultTTL, rdata: data),
+                        owner: owner, apex: apex, line: record.line)
                 case .failure(let problem):
                     problems.append(Problem(line: record.line, message: problem.message))
                 }

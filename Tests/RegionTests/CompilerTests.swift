@@ -182,6 +182,49 @@ struct CompilerTests {
         }
     }
 
+    /// The service with every store held back: racks are told of each generation and can
+    /// download it, also one whose store has not ended while a newer one is already announced
+    /// (it is in no database yet, only in memory); once the stores go, the rack's row records
+    /// the newest.
+    @Test(.timeLimit(.minutes(1))) func racksDownloadWhatIsStillBeingStored() async throws {
+        let harness = try await RegionHarness.make()
+        var logger = Logger(label: "storer-test")
+        logger.logLevel = .warning
+        let gate = DispatchSemaphore(value: 0)
+        let compiler = CompilerService(connectionString: harness.connectionString, debounce: .milliseconds(20),
+                                       metrics: harness.metrics, logger: logger, beforeStore: { gate.wait() })
+        let announced = compiler.publications()
+        try await harness.run(compiler: compiler) { api in
+            // However the test ends, the stores go, or the compiler could not stop.
+            defer { for _ in 0..<1000 { gate.signal() } }
+            let (rack, _) = try await populate(api)
+            var iterator = announced.makeAsyncIterator()
+            func next() async throws -> PublishedTables {
+                while let tables = await iterator.next() {
+                    if tables.rackID == Int64(rack) { return tables }
+                }
+                throw CancellationError()
+            }
+            let first = try await next()
+            _ = try await api.create("/records", #"{"domain_id": 1, "name": "held", "type": "A", "value": "198.18.1.7"}"#)
+            var second = try await next()
+            while second.generation <= first.generation { second = try await next() }
+            // Neither is stored: the first's store waits at the gate, the second's for the first.
+            for tables in [first, second] {
+                let blob = try await api.get("/racks/\(rack)/tables/\(tables.sha256)", token: .rack)
+                #expect(blob.status == 200)
+                #expect(hexString(SHA256.hash(blob.bytes)) == tables.sha256)
+            }
+            for _ in 0..<100 { gate.signal() }
+            var recorded = 0
+            for _ in 0..<500 where recorded < Int(second.generation) {
+                recorded = try await api.get("/racks/\(rack)/tables").int("generation") ?? 0
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(recorded >= Int(second.generation))
+        }
+    }
+
     /// System ids come from a sequence through a bijection: never the same twice.
     @Test func systemIDsAreUniqueAndLookRandom() async throws {
         let harness = try await RegionHarness.make()
@@ -331,18 +374,48 @@ struct CompilerTests {
     /// of all whatever its size, older racks' while they fit.
     @Test func recentSnapshotsKeepEachRacksNewestWhileTheyFit() {
         let recent = RecentSnapshots(maximumBytes: 100)
-        recent.remember(rack: 1, sha256: "a", bytes: [UInt8](repeating: 1, count: 60))
-        recent.remember(rack: 1, sha256: "b", bytes: [UInt8](repeating: 2, count: 30))
+        // Each stored before the next is compiled.
+        func remember(_ rack: Int64, _ sha: String, _ byte: UInt8, _ count: Int) {
+            recent.remember(rack: rack, sha256: sha, bytes: [UInt8](repeating: byte, count: count))
+            recent.storeEnded(sha256: sha)
+        }
+        remember(1, "a", 1, 60)
+        remember(1, "b", 2, 30)
         #expect(recent.bytes(sha256: "a") == nil)
-        recent.remember(rack: 2, sha256: "c", bytes: [UInt8](repeating: 3, count: 20))
+        remember(2, "c", 3, 20)
         #expect(recent.bytes(sha256: "b") == [UInt8](repeating: 2, count: 30))
         #expect(recent.bytes(sha256: "c")?.count == 20)
-        recent.remember(rack: 3, sha256: "d", bytes: [UInt8](repeating: 4, count: 70))
+        remember(3, "d", 4, 70)
         #expect(recent.bytes(sha256: "b") == nil)
         #expect(recent.bytes(sha256: "c") != nil)
-        recent.remember(rack: 2, sha256: "e", bytes: [UInt8](repeating: 5, count: 500))
+        remember(2, "e", 5, 500)
         #expect(recent.bytes(sha256: "c") == nil && recent.bytes(sha256: "d") == nil)
         #expect(recent.bytes(sha256: "e")?.count == 500)
+    }
+
+    /// A snapshot whose store has not ended is the only copy there is: it stays though its rack
+    /// has a newer one and the room is short, and goes once its store ends.
+    @Test func recentSnapshotsKeepWhatIsStillBeingStored() {
+        let recent = RecentSnapshots(maximumBytes: 100)
+        recent.remember(rack: 1, sha256: "a", bytes: [UInt8](repeating: 1, count: 60))
+        recent.remember(rack: 1, sha256: "b", bytes: [UInt8](repeating: 2, count: 60))
+        #expect(recent.bytes(sha256: "a")?.count == 60)
+        #expect(recent.bytes(sha256: "b")?.count == 60)
+        recent.storeEnded(sha256: "a")
+        #expect(recent.bytes(sha256: "a") == nil)
+        #expect(recent.bytes(sha256: "b")?.count == 60)
+        // The newest of its rack stays when its store ends.
+        recent.storeEnded(sha256: "b")
+        #expect(recent.bytes(sha256: "b")?.count == 60)
+        // Over the room, an older rack's snapshot goes only once it is stored.
+        recent.remember(rack: 2, sha256: "c", bytes: [UInt8](repeating: 3, count: 60))
+        #expect(recent.bytes(sha256: "b") == nil)
+        recent.remember(rack: 3, sha256: "d", bytes: [UInt8](repeating: 4, count: 60))
+        #expect(recent.bytes(sha256: "c")?.count == 60)
+        recent.storeEnded(sha256: "c")
+        recent.remember(rack: 4, sha256: "e", bytes: [UInt8](repeating: 5, count: 10))
+        #expect(recent.bytes(sha256: "c") == nil)
+        #expect(recent.bytes(sha256: "d")?.count == 60 && recent.bytes(sha256: "e")?.count == 10)
     }
 
     /// A write through the API wakes the compiler through PostgreSQL (LISTEN/NOTIFY), which

@@ -83,7 +83,8 @@ public final class CompilerService: Service, Sendable {
         // Kept across lost connections: a store in flight goes on.
         let storer = SnapshotStorer(connectionString: connectionString, beforeStore: beforeStore)
         defer {
-            // Stopping: the store in flight ends first, so its row and NOTIFY are not lost.
+            // Left through a lost connection while stopping: the store in flight ends first, so
+            // its row and NOTIFY are not lost.
             storer.collect(waiting: true)
             _ = reportStores(storer)
         }
@@ -157,6 +158,12 @@ public final class CompilerService: Service, Sendable {
                         publishedSincePrune = 0
                     }
                 }
+                // Stopping: the store in flight ends before this connection, and the compile
+                // lock it holds, go; another region process would otherwise compile from the
+                // row that store is about to change.
+                storer.collect(waiting: true)
+                _ = reportStores(storer)
+                TablesCompiler.releaseLockIfIdle(storer, on: connection)
             } catch {
                 logger.error("compiler lost its database connection; retrying", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
@@ -191,6 +198,7 @@ public final class CompilerService: Service, Sendable {
     private func reportStores(_ storer: SnapshotStorer) -> Bool {
         var failed = false
         for outcome in storer.takeOutcomes() {
+            recentSnapshots.storeEnded(sha256: outcome.tables.sha256)
             metrics.countStore(seconds: outcome.duration.seconds, failed: outcome.error != nil)
             let tables = outcome.tables
             if let error = outcome.error {
@@ -265,6 +273,10 @@ public final class CompilerService: Service, Sendable {
     @discardableResult
     private func compile(on connection: PostgresConnection, cache: CompilerModelCache, storer: SnapshotStorer,
                          generations: inout Int, announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
+        // A store that failed since the loop last looked makes this pass store before telling.
+        storer.collect(waiting: false)
+        let storeFailedBefore = reportStores(storer)
+        let announceEarly = announceEarly && !storeFailedBefore
         if !announceEarly {
             // Stored before racks are told: on this thread, once the store in flight has ended.
             storer.collect(waiting: true)
@@ -275,15 +287,19 @@ public final class CompilerService: Service, Sendable {
                                    announceEarly: announceEarly, announcements: &announcements)
         // The store the pass waited for (a failed one is compiled again, stored before told).
         let storesFailed = reportStores(storer)
-        return compiled && !storesFailed
+        return compiled && !storesFailed && !storeFailedBefore
     }
 
     private func compilePass(on connection: PostgresConnection, cache: CompilerModelCache, storer: SnapshotStorer?,
                              generations: inout Int, announceEarly: Bool, announcements: inout PassAnnouncements) -> Bool {
+        // Stored on this thread (no storer): they have ended, stored or not, when the pass has.
+        var storedInline: [String] = []
+        defer { storedInline.forEach { recentSnapshots.storeEnded(sha256: $0) } }
         do {
             let report = try TablesCompiler(boot: boot).compileAll(on: connection, cache: cache, prune: false,
                                                                    storer: storer) { tables, bytes in
                 recentSnapshots.remember(rack: tables.rackID, sha256: tables.sha256, bytes: bytes)
+                if storer == nil { storedInline.append(tables.sha256) }
                 guard announceEarly else { return }
                 // Changes committed while this pass built are a burst whose tail waits for quiet;
                 // the ones that come during the store are not.

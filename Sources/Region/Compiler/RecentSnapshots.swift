@@ -6,9 +6,12 @@ import Synchronization
 /// Another region process serves the same snapshot from the database once it is stored, as
 /// does this one for anything older.
 public final class RecentSnapshots: Sendable {
-    /// Oldest first; the newest stays whatever its size, older racks' while they fit. The
-    /// compiler's own array is kept (no copy on its thread, which announces after this).
-    private let kept = Mutex<[(rack: Int64, sha256: String, bytes: [UInt8])]>([])
+    /// Oldest first; the newest stays whatever its size, older racks' while they fit. A
+    /// snapshot whose store has not ended stays too: racks were told of it, and until it is
+    /// stored this is the only place that has it (the next pass may start, and replace it,
+    /// while it is stored). The compiler's own array is kept (no copy on its thread, which
+    /// announces after this).
+    private let kept = Mutex<[(rack: Int64, sha256: String, bytes: [UInt8], storing: Bool)]>([])
     let maximumBytes: Int
 
     public init(maximumBytes: Int = 256 << 20) {
@@ -17,12 +20,28 @@ public final class RecentSnapshots: Sendable {
 
     func remember(rack: Int64, sha256: String, bytes: [UInt8]) {
         kept.withLock { kept in
-            kept.removeAll { $0.rack == rack }
-            kept.append((rack, sha256, bytes))
+            kept.removeAll { $0.rack == rack && !$0.storing }
+            kept.append((rack, sha256, bytes, true))
             var total = kept.reduce(0) { $0 + $1.bytes.count }
-            while kept.count > 1, total > maximumBytes {
-                total -= kept.removeFirst().bytes.count
+            var index = 0
+            while index < kept.count - 1, total > maximumBytes {
+                if kept[index].storing {
+                    index += 1
+                } else {
+                    total -= kept.remove(at: index).bytes.count
+                }
             }
+        }
+    }
+
+    /// The store of `sha256` ended (stored, or failed: racks then move on to the generation
+    /// compiled again): it may go once its rack has a newer one, or room is needed.
+    func storeEnded(sha256: String) {
+        kept.withLock { kept in
+            guard let index = kept.lastIndex(where: { $0.sha256 == sha256 }) else { return }
+            kept[index].storing = false
+            let rack = kept[index].rack
+            if kept.lastIndex(where: { $0.rack == rack }) != index { kept.remove(at: index) }
         }
     }
 

@@ -104,15 +104,23 @@ final class SnapshotStorer {
 
     private static func store(_ job: Job, slot: ConnectionSlot, connectionString: String) -> Outcome {
         let started = ContinuousClock.now
-        do {
-            let connection = try slot.connection ?? PostgresConnection(connectionString)
-            slot.connection = connection
-            let recorded = try TablesCompiler.store(job, on: connection)
-            return Outcome(tables: job.tables, recorded: recorded, error: nil, duration: ContinuousClock.now - started)
-        } catch {
-            // A broken connection is opened again for the next store.
-            slot.connection = nil
-            return Outcome(tables: job.tables, recorded: false, error: "\(error)", duration: ContinuousClock.now - started)
+        // A kept connection may have died since the last store (the server restarted, an idle
+        // timeout): one more try on a new one. Storing twice is harmless: the insert does
+        // nothing for a stored hash, and the row, the cycles and the NOTIFY change only once.
+        var attempts = slot.connection == nil ? 1 : 2
+        while true {
+            attempts -= 1
+            do {
+                let connection = try slot.connection ?? PostgresConnection(connectionString)
+                slot.connection = connection
+                let recorded = try TablesCompiler.store(job, on: connection)
+                return Outcome(tables: job.tables, recorded: recorded, error: nil, duration: ContinuousClock.now - started)
+            } catch {
+                slot.connection = nil
+                if attempts == 0 {
+                    return Outcome(tables: job.tables, recorded: false, error: "\(error)", duration: ContinuousClock.now - started)
+                }
+            }
         }
     }
 }
