@@ -104,9 +104,8 @@ public final class CompilerService: Service, Sendable {
                 var failed = !compile(on: connection, cache: cache, storer: storer, generations: &publishedSincePrune,
                                       announceEarly: true, announcements: &pass)
                 var lastPass = ContinuousClock.now
-                // When this process's racks were last told of new tables (else when the last
-                // pass ended): what a change's wait is measured from.
-                var lastTold = pass.told ?? lastPass
+                // When the compiler last heard of a change: what tells a burst.
+                var lastChange = ContinuousClock.now
                 var tidied = false
                 // And what other regions published before this one listened: their NOTIFY
                 // went by unheard, so tell this process's listeners the current generations.
@@ -128,15 +127,22 @@ public final class CompilerService: Service, Sendable {
                     // A change after a quiet spell compiles at once: a lone write reaches the
                     // racks without waiting. A burst waits until it is quiet, so it costs two
                     // passes, the first of them with its first write. A burst is a change
-                    // within `debounce` of the last announcement, or one committed while the
-                    // last pass built (heard when it announced). A write made once the racks
-                    // serve a pass, while that pass stores its snapshot, is a new change.
-                    // A stream of writes that never goes quiet is compiled every `debounce × 5`
-                    // all the same, so racks do not wait for the end of a mass enlistment.
-                    if failed || pass.changedWhileBuilding || ContinuousClock.now - lastTold < debounce {
+                    // heard within `debounce` of the one before, or one committed while the
+                    // last pass built (heard when it announced). Sequential writes that each
+                    // wait for the racks to serve the last are a burst only where a pass is
+                    // quicker than `debounce` (a small model); with 100k machines they come a
+                    // second apart and each compiles at once. A stream of writes that never goes
+                    // quiet is compiled every `debounce × 5` all the same, so racks do not wait
+                    // for the end of a mass enlistment.
+                    let heard = ContinuousClock.now
+                    let burst = changed && (pass.changedWhileBuilding || heard - lastChange < debounce)
+                    if changed { lastChange = heard }
+                    if failed || burst {
                         let latest = ContinuousClock.now + debounce * 5
                         while ContinuousClock.now < latest, try wait(on: connection, cache: cache, storer: storer, for: debounce),
-                              !isStopping {}
+                              !isStopping {
+                            lastChange = ContinuousClock.now
+                        }
                         failed = reportStores(storer) || failed
                     }
                     // After a failed pass (a store that failed, say) racks are told only once a
@@ -147,7 +153,6 @@ public final class CompilerService: Service, Sendable {
                     failed = !compile(on: connection, cache: cache, storer: storer, generations: &publishedSincePrune,
                                       announceEarly: announceEarly, announcements: &pass)
                     lastPass = ContinuousClock.now
-                    lastTold = pass.told ?? lastPass
                     tidied = false
                     // Writes that never go quiet still prune and trim now and then, once the
                     // store in flight has ended (a store is in flight after almost every pass).
@@ -257,9 +262,6 @@ public final class CompilerService: Service, Sendable {
 
     /// What a pass tells the loop about its announcements.
     struct PassAnnouncements {
-        /// When it last told this process's racks of new tables before storing them (nil: it
-        /// told them nothing early).
-        var told: ContinuousClock.Instant?
         /// Whether the model changed while it built, as heard when it announced.
         var changedWhileBuilding = false
     }
@@ -307,7 +309,6 @@ public final class CompilerService: Service, Sendable {
                     announcements.changedWhileBuilding = true
                 }
                 announcer.publish(tables)
-                announcements.told = ContinuousClock.now
             }
             if !report.published.isEmpty { generations += 1 }
             metrics.countCompile(published: report.published.map(\.generation), failed: !report.failed.isEmpty, timings: report.timings)
