@@ -241,12 +241,13 @@ public enum SiteZones {
         private mutating func addLowercased(_ record: ZoneRecord, line: Int) {
             let apex = zone(of: record.owner)
             guard apex >= 0 else { return }
-            add(record, owner: record.owner, apex: apex, line: line)
+            add(record, apex: apex, line: line)
         }
 
-        /// `owner` is the record's owner in lower case and `apex` its zone (the caller found
-        /// both already: 100k records are not lower-cased and looked up twice).
-        private mutating func add(_ record: ZoneRecord, owner: [UInt8], apex: Int, line: Int) {
+        /// A record whose owner is in lower case, in zone `apex` (the caller found both
+        /// already: 100k records are not lower-cased and looked up twice).
+        private mutating func add(_ record: ZoneRecord, apex: Int, line: Int) {
+            let owner = record.owner
             // One lookup per record: the owner's lines are changed in place.
             let problem: String? = modifyLines(owner) { lines in
                 if record.type == DNSType.cname.rawValue {
@@ -313,7 +314,7 @@ public enum SiteZones {
                 switch rdata(type: record.type, value: record.value) {
                 case .success(let (type, data)):
                     add(ZoneRecord(owner: owner, type: type, ttl: record.ttl ?? site.dns.defaultTTL, rdata: data),
-                        owner: owner, apex: apex, line: record.line)
+                        apex: apex, line: record.line)
                 case .failure(let problem):
                     problems.append(Problem(line: record.line, message: problem.message))
                 }

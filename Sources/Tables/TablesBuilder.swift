@@ -105,8 +105,7 @@ public struct TablesBuilder {
 
         /// The snapshot file: these sections and `zones`, stamped with generation and time.
         public func layout(zones: [UInt8], generation: UInt64, createdAt: UInt64) -> [UInt8] {
-            TablesBuilder.layout(before + [(.zones, zones, zones.count)] + after, generation: generation, createdAt: createdAt,
-                                 formatVersion: formatVersion)
+            layout(zones: EncodedZoneSection(bytes: zones), generation: generation, createdAt: createdAt)
         }
 
         /// The same with the zones encoded straight into their place in the file: at 100k
@@ -268,12 +267,6 @@ public struct TablesBuilder {
             writer.finishRecord()
         }
         return writer.bytes
-    }
-
-    static func layout(_ sections: [(TablesFormat.Section, [UInt8], Int)], generation: UInt64, createdAt: UInt64,
-                       formatVersion: UInt32 = TablesFormat.version) -> [UInt8] {
-        layout(sections.map { SectionWriter($0.0, $0.1, count: $0.2) }, generation: generation, createdAt: createdAt,
-               formatVersion: formatVersion)
     }
 
     /// A section as the layout places it: its size, and what writes its bytes in place.

@@ -133,6 +133,11 @@ public struct EncodedZoneSection {
         self.write = write
     }
 
+    /// A section built already, copied into its place.
+    init(bytes: [UInt8]) {
+        self.init(size: bytes.count) { out in bytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+    }
+
     static var empty: EncodedZoneSection { EncodedZoneSection(size: 0) { _ in } }
 }
 
