@@ -220,6 +220,34 @@ public enum TableHash {
         return hash
     }
 
+    /// For the builders' own lookup tables, never written into a snapshot (whose hashes readers
+    /// recompute, so they stay `bytes`): eight bytes a step instead of one, then `mac`'s
+    /// finaliser. A 100k-machine compile hashes a million names and 600k encoded answers.
+    @inline(__always)
+    public static func words(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        guard let base = bytes.baseAddress else { return mac(hash) }
+        let count = bytes.count
+        var index = 0
+        while index + 8 <= count {
+            hash = (hash ^ base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            hash ^= hash >> 29
+            index += 8
+        }
+        if index < count {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while index < count {
+                tail |= UInt64(base.load(fromByteOffset: index, as: UInt8.self)) << shift
+                shift += 8
+                index += 1
+            }
+            hash = (hash ^ tail) &* 0xBF58_476D_1CE4_E5B9
+            hash ^= hash >> 29
+        }
+        return mac(hash)
+    }
+
     /// Table capacity for `count` entries: a power of two, at least twice as many, at least 8.
     public static func capacity(for count: Int) -> Int {
         var capacity = 8

@@ -145,7 +145,7 @@ struct ZoneNameTable {
     func name(_ id: Int32) -> UnsafeRawBufferPointer { arena.bytes(Int(starts[Int(id)]), Int(lengths[Int(id)])) }
 
     @inline(__always)
-    static func hash(_ name: UnsafeRawBufferPointer) -> UInt64 { TableHash.mac(TableHash.bytes(name)) }
+    static func hash(_ name: UnsafeRawBufferPointer) -> UInt64 { TableHash.words(name) }
 
     /// The id of `name`, or -1.
     func find(_ name: UnsafeRawBufferPointer) -> Int32 { find(name, hash: Self.hash(name)) }

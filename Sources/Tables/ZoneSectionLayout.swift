@@ -226,7 +226,7 @@ struct ZoneSectionLayout {
 
     /// Stores an answer once, returning its place in `data`.
     private mutating func store(_ answer: UnsafeRawBufferPointer) -> UInt32 {
-        let hash = TableHash.mac(TableHash.bytes(answer))
+        let hash = TableHash.words(answer)
         var mask = stored.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
         while stored[slot].length != UInt32.max {
