@@ -120,20 +120,24 @@ public enum SiteZones {
         let serial: UInt32
         let origin: [UInt8]
         var apexes: [[UInt8]] = []
-        /// Each apex's place in `apexes` (and `records`).
-        var apexIndex = BytesDictionary<Int>()
+        /// The apexes by id: an apex's id is its place in `apexes` (and `records`).
+        var apexIndex = ByteStringIndex()
         /// By apex, in `apexes`' order.
         var records: [[ZoneRecord]] = []
         var problems: [Problem] = []
-        /// Per owner: the line of a CNAME there, and of other data, to refuse both.
-        var lines: BytesDictionary<OwnerLines>
-        var ptrOwners: BytesDictionary<Bool>
+        /// Every owner so far, and by its id the line of a CNAME there and of other data, to
+        /// refuse both.
+        var owners: ByteStringIndex
+        var ownerLines: [OwnerLines] = []
+        /// Reverse names that have their PTR.
+        var ptrOwners: ByteStringIndex
         /// Each domain's wire form (lower case), for host names.
         var domainWires: [String: [UInt8]] = [:]
 
+        /// Lines, -1 for none (four bytes each: the assembly is copied on every pass).
         struct OwnerLines {
-            var cname: Int?
-            var data: Int?
+            var cname: Int32 = -1
+            var data: Int32 = -1
         }
 
         /// `expectedRecords`: how many records will be added besides the site's own (a cached
@@ -142,8 +146,9 @@ public enum SiteZones {
             self.site = site
             self.serial = serial
             let expected = site.machines.count + site.records.count + expectedRecords + 16
-            lines = BytesDictionary(minimumCapacity: expected + site.machines.count)
-            ptrOwners = BytesDictionary(minimumCapacity: site.machines.count + 16)
+            owners = ByteStringIndex(minimumCapacity: expected + site.machines.count)
+            ownerLines.reserveCapacity(expected + site.machines.count)
+            ptrOwners = ByteStringIndex(minimumCapacity: site.machines.count + 16)
             origin = ZoneNames.lowercased(ZoneNames.wire(site.domain) ?? [0])
             var apexTexts = [site.domain]
             for subnet in site.subnets {
@@ -151,11 +156,11 @@ public enum SiteZones {
             }
             for subnet in site.subnets { apexTexts += SiteZones.reverseZones(subnet) }
             for text in apexTexts {
-                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), apexIndex[wire] == nil else { continue }
+                guard let wire = ZoneNames.wire(text).map(ZoneNames.lowercased), apexIndex.find(wire) < 0 else { continue }
                 // A subnet domain inside another of our zones is names in that zone, not a zone.
                 if text != site.domain, !text.hasSuffix(".in-addr.arpa"),
                    apexes.contains(where: { ZoneNames.isSubdomain(wire, of: $0) }) { continue }
-                apexIndex[wire] = apexes.count
+                apexIndex.intern(wire)
                 apexes.append(wire)
                 records.append([])
             }
@@ -197,14 +202,17 @@ public enum SiteZones {
         /// The deepest of our zones holding `name` (lower case), the first apex met walking up:
         /// its index in `apexes`, or -1. The suffixes are slices of `name`, not copies.
         func zone(of name: [UInt8]) -> Int {
-            var position = 0
-            while position < name.count {
-                if let index = apexIndex[name[position...]] { return index }
-                let length = Int(name[position])
-                if length == 0 { break }
-                position += length + 1
+            name.withUnsafeBytes { name in
+                var position = 0
+                while position < name.count {
+                    let index = apexIndex.find(UnsafeRawBufferPointer(rebasing: name[position...]))
+                    if index >= 0 { return Int(index) }
+                    let length = Int(name[position])
+                    if length == 0 { break }
+                    position += length + 1
+                }
+                return -1
             }
-            return -1
         }
 
         /// hostname.domain, the domain being the subnet's own if it has one.
@@ -248,36 +256,33 @@ public enum SiteZones {
         /// already: 100k records are not lower-cased and looked up twice).
         private mutating func add(_ record: ZoneRecord, apex: Int, line: Int) {
             let owner = record.owner
-            // One lookup per record: the owner's lines are changed in place.
-            let problem: String? = modifyLines(owner) { lines in
-                if record.type == DNSType.cname.rawValue {
-                    if let other = lines.data ?? lines.cname {
-                        return "\(ZoneNames.text(owner)) already has data (line \(other)); a CNAME must be the only record at its name"
-                    }
-                    lines.cname = line
-                } else {
-                    if let other = lines.cname {
-                        return "\(ZoneNames.text(owner)) is a CNAME (line \(other)); a CNAME must be the only record at its name"
-                    }
-                    if lines.data == nil { lines.data = line }
+            // One hash lookup per record: the owner's id, which indexes its lines.
+            let (id, added) = owners.intern(owner)
+            if added { ownerLines.append(OwnerLines()) }
+            var lines = ownerLines[Int(id)]
+            if record.type == DNSType.cname.rawValue {
+                let other = lines.data >= 0 ? lines.data : lines.cname
+                if other >= 0 {
+                    problems.append(Problem(line: line, message: "\(ZoneNames.text(owner)) already has data (line \(other)); a CNAME must be the only record at its name"))
+                    return
                 }
-                return nil
+                lines.cname = Int32(clamping: line)
+            } else {
+                if lines.cname >= 0 {
+                    problems.append(Problem(line: line, message: "\(ZoneNames.text(owner)) is a CNAME (line \(lines.cname)); a CNAME must be the only record at its name"))
+                    return
+                }
+                if lines.data < 0 { lines.data = Int32(clamping: line) }
             }
-            if let problem {
-                problems.append(Problem(line: line, message: problem))
-                return
-            }
+            ownerLines[Int(id)] = lines
             records[apex].append(record)
-        }
-
-        private mutating func modifyLines(_ owner: [UInt8], _ body: (inout OwnerLines) -> String?) -> String? {
-            body(&lines[owner, default: OwnerLines()])
         }
 
         /// Whether a name has records (of any kind) already.
         func hasRecords(_ owner: [UInt8]) -> Bool {
-            guard let entry = lines[owner] else { return false }
-            return entry.cname != nil || entry.data != nil
+            let id = owners.find(owner)
+            guard id >= 0 else { return false }
+            return ownerLines[Int(id)].cname >= 0 || ownerLines[Int(id)].data >= 0
         }
 
         /// An A record for the host and a PTR for its address (with the RFC 2317 CNAME in the
@@ -287,8 +292,7 @@ public enum SiteZones {
             // `name` comes from `hostName`, in lower case, as do the reverse names.
             addLowercased(ZoneRecord(owner: name, type: DNSType.a.rawValue, ttl: ttl, rdata: Self.u32(address.value)), line: line)
             let standard = SiteZones.reverseWire(address)
-            guard ptrOwners[standard] == nil else { return }
-            ptrOwners[standard] = true
+            guard ptrOwners.intern(standard).added else { return }
             if let subnet = site.subnets.first(where: { $0.contains(address) }), subnet.prefixLength > 24 {
                 let child = "\(address.value & 0xFF).\(subnet.network.value & 0xFF)-\(subnet.prefixLength)."
                     + SiteZones.reverseZoneName(subnet.network.value, octets: 3)
