@@ -203,6 +203,31 @@ struct LifecycleAPITests {
         }
     }
 
+    @Test func aCheckThatFindsNothingOverdueLeavesTheModelAlone() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (machine, _) = try await machine(api)
+            _ = try await api.post("/machines/\(machine)/commission")
+            let timeouts = LifecycleTimeouts(store: harness.store, timeoutSeconds: 60, logger: .init(label: "test"))
+            // What the compiler reads to know whether the machines changed (migration 015).
+            func counter() async throws -> String? {
+                try await harness.store.read { try $0.query("SELECT last_value::text FROM model_interfaces_changes").scalar }
+            }
+            let before = try await counter()
+            #expect(try await timeouts.checkOnce().isEmpty)
+            #expect(try await timeouts.checkOnce().isEmpty)
+            #expect(try await counter() == before)
+            // Once a machine is due, the check writes, and the counter moves.
+            try await harness.store.read {
+                _ = try $0.query("UPDATE machines SET status_changed_at = now() - interval '61 seconds' WHERE id = $1::bigint", [String(machine)])
+            }
+            let due = try await counter()
+            #expect(due != before)
+            #expect(try await timeouts.checkOnce() == [String(machine)])
+            #expect(try await counter() != due)
+        }
+    }
+
     @Test func overdueMachinesFailWithTheReasonAndAnEvent() async throws {
         let harness = try await RegionHarness.make()
         try await harness.run { api in
