@@ -94,6 +94,43 @@ struct CompilerTests {
         }
     }
 
+    /// Asked to (`pruneWithNextStore`, in a burst of writes), the storer prunes after its next
+    /// store, on its own thread and connection: the compiler does not wait for it.
+    @Test func theStorerPrunesAfterItsNextStoreWhenAsked() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            let (rack, _) = try await populate(api)
+            let connection = try PostgresConnection(harness.connectionString)
+            let storer = SnapshotStorer(connectionString: harness.connectionString)
+            func stored() throws -> Int? { try connection.query("SELECT count(*) FROM table_snapshots").scalar.flatMap(Int.init) }
+            func compileOnce() throws -> PublishedTables? {
+                let report = try TablesCompiler().compileAll(on: connection, cache: nil, prune: false, storer: storer)
+                storer.collect(waiting: true)
+                TablesCompiler.releaseLockIfIdle(storer, on: connection)
+                return report.published.first
+            }
+            _ = try compileOnce()
+            let kept = TablesCompiler.supersededSnapshotsKept
+            for index in 0..<(kept + 3) {
+                _ = try await api.create("/records", #"{"domain_id": 1, "name": "r\#(index)", "type": "A", "value": "198.18.1.\#(index + 1)"}"#)
+                #expect(try compileOnce()?.rackID == Int64(rack))
+            }
+            // Nothing pruned without asking.
+            #expect(try stored() == kept + 4)
+            storer.pruneWithNextStore = true
+            _ = try await api.create("/records", #"{"domain_id": 1, "name": "last", "type": "A", "value": "198.18.2.1"}"#)
+            let last = try #require(try compileOnce())
+            #expect(!storer.pruneWithNextStore)
+            let outcomes = storer.takeOutcomes()
+            #expect(outcomes.last?.tables == last)
+            #expect(outcomes.allSatisfy { $0.error == nil && $0.pruneError == nil })
+            #expect(try stored() == 1 + kept)
+            let served = try await fetchTables(api, harness: harness, rack: rack)
+            #expect(UInt64(served.generation) == last.generation)
+            #expect(!storer.holdsCompileLock)
+        }
+    }
+
     /// The compiling region hands a new snapshot to its own racks once it is checked and before
     /// it is stored (they download it from memory meanwhile); when the pass returns it is
     /// stored and recorded on the rack, as other regions' racks need it.

@@ -120,6 +120,7 @@ public final class CompilerService: Service, Sendable {
                         if !tidied, storer.isIdle, ContinuousClock.now - lastPass > Self.housekeepingAfter {
                             housekeeping(on: connection)
                             publishedSincePrune = 0
+                            storer.pruneWithNextStore = false
                             tidied = true
                         }
                         continue
@@ -154,12 +155,11 @@ public final class CompilerService: Service, Sendable {
                                       announceEarly: announceEarly, announcements: &pass)
                     lastPass = ContinuousClock.now
                     tidied = false
-                    // Writes that never go quiet still prune and trim now and then, once the
-                    // store in flight has ended (a store is in flight after almost every pass).
+                    // Writes that never go quiet still prune now and then, after the next store
+                    // and on its thread. The heap is trimmed only once it is quiet: the next
+                    // pass of the burst would fault it all in again.
                     if publishedSincePrune >= Self.supersededBeforePrune {
-                        storer.collect(waiting: true)
-                        failed = reportStores(storer) || failed
-                        housekeeping(on: connection)
+                        storer.pruneWithNextStore = true
                         publishedSincePrune = 0
                     }
                 }
@@ -214,6 +214,9 @@ public final class CompilerService: Service, Sendable {
                 logger.info("stored tables", metadata: [
                     "rack": "\(tables.rackID)", "generation": "\(tables.generation)", "recorded": "\(outcome.recorded)",
                     "store_ms": "\(Int((outcome.duration.seconds * 1000).rounded()))"])
+            }
+            if let pruneError = outcome.pruneError {
+                logger.warning("could not prune superseded table snapshots", metadata: ["error": "\(pruneError)"])
             }
         }
         return failed
