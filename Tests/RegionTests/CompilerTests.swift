@@ -94,6 +94,22 @@ struct CompilerTests {
         }
     }
 
+    /// The compiler reads records in the order they were created, not by name: that order is
+    /// the order of an RRset's records, and of a CNAME and other data at one name the first
+    /// created is the one the zones keep.
+    @Test func recordsAreReadInTheOrderTheyWereCreated() async throws {
+        let harness = try await RegionHarness.make()
+        try await harness.run { api in
+            _ = try await populate(api)
+            for (name, value) in [("zz", "198.18.1.3"), ("aa", "198.18.1.1"), ("mm", "198.18.1.2"), ("aa", "198.18.1.0")] {
+                _ = try await api.create("/records", #"{"domain_id": 1, "name": "\#(name)", "type": "A", "value": "\#(value)"}"#)
+            }
+            let records = try TablesCompiler.readRecords(on: PostgresConnection(harness.connectionString))
+            let created = records.filter { ["zz", "aa", "mm"].contains($0.name) }.map { "\($0.name) \($0.value)" }
+            #expect(created == ["zz 198.18.1.3", "aa 198.18.1.1", "mm 198.18.1.2", "aa 198.18.1.0"])
+        }
+    }
+
     /// Asked to (`pruneWithNextStore`, in a burst of writes), the storer prunes after its next
     /// store, on its own thread and connection: the compiler does not wait for it.
     @Test func theStorerPrunesAfterItsNextStoreWhenAsked() async throws {

@@ -257,6 +257,8 @@ public struct TablesCompiler: Sendable {
             """).rows.first
         let interfacesCounter = try counters?.integer("interfaces") ?? 0
         let recordsCounter = try counters?.integer("records") ?? 0
+        // The records' sort (100k rows) fits in memory; with the default 4 MB it went to disk.
+        try connection.query("SET LOCAL work_mem = '32MB'")
         let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
             CompilerModel.VLAN(
                 id: try row.integer("id"), dhcpOn: row.bool("dhcp_on"),
@@ -352,11 +354,15 @@ public struct TablesCompiler: Sendable {
         return (interfaces, firstTokenExpiry)
     }
 
+    /// In the order they were created (by id): that fixes the order of an RRset's records and,
+    /// of two that cannot both be (a CNAME and other data at one name), which one the zones keep
+    /// (the first). Sorting 100k rows by their text (domain, name, type, value) took PostgreSQL
+    /// about 90 ms of every pass that read them (`docs/benchmarks.md`, region).
     static func readRecords(on connection: PostgresConnection) throws -> [CompilerModel.Record] {
         var records: [CompilerModel.Record] = []
         try connection.forEachRow("""
             SELECT d.name AS domain, r.name, r.type, r.value, r.ttl FROM dns_records r JOIN domains d ON d.id = r.domain_id
-            ORDER BY d.name, r.name, r.type, r.value
+            ORDER BY r.id
             """) { row throws(PostgresError) in
             records.append(CompilerModel.Record(domain: try row.string(0), name: try row.string(1), type: try row.string(2),
                                                 value: try row.string(3), ttl: row.optionalInteger(4).flatMap { UInt32(exactly: $0) }))
