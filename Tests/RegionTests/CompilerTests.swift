@@ -147,6 +147,21 @@ struct CompilerTests {
         }
     }
 
+    /// A store that fails has not pruned: the prune asked of it waits for the next store.
+    @Test func aPruneAskedOfAFailedStoreIsAskedOfTheNext() {
+        // Nothing listens there: the store fails, and so does its retry.
+        let storer = SnapshotStorer(connectionString: "host=/nonexistent-rackplane-socket-dir dbname=none connect_timeout=2")
+        let tables = PublishedTables(rackID: 1, generation: 7, sha256: String(repeating: "0", count: 64), size: 3)
+        storer.pruneWithNextStore = true
+        storer.submit(SnapshotStorer.Job(tables: tables, bytes: [1, 2, 3], fingerprint: "f", waitingCycles: nil))
+        #expect(!storer.pruneWithNextStore)
+        storer.collect(waiting: true)
+        let outcome = storer.takeOutcomes().first
+        #expect(outcome?.error != nil)
+        #expect(outcome?.pruneError == nil)
+        #expect(storer.pruneWithNextStore)
+    }
+
     /// The compiling region hands a new snapshot to its own racks once it is checked and before
     /// it is stored (they download it from memory meanwhile); when the pass returns it is
     /// stored and recorded on the rack, as other regions' racks need it.

@@ -43,7 +43,7 @@ final class SnapshotStorer {
 
     private let connectionString: String
     private let slot = ConnectionSlot()
-    private var inFlight: (job: Job, thread: SideThread<Outcome>)?
+    private var inFlight: (job: Job, prunes: Bool, thread: SideThread<Outcome>)?
     /// Outcomes of stores that ended, until `takeOutcomes`.
     private var outcomes: [Outcome] = []
     /// By rack: the fingerprint and generation its row will record once the stores submitted
@@ -73,7 +73,7 @@ final class SnapshotStorer {
         pending[job.tables.rackID] = (job.fingerprint, String(job.tables.generation))
         let slot = slot, connectionString = connectionString, beforeStore = beforeStore, prune = pruneWithNextStore
         pruneWithNextStore = false
-        inFlight = (job, SideThread {
+        inFlight = (job, prune, SideThread {
             beforeStore?()
             var outcome = Self.store(job, slot: slot, connectionString: connectionString)
             if prune, outcome.error == nil, let connection = slot.connection {
@@ -106,6 +106,8 @@ final class SnapshotStorer {
         let outcome = inFlight.thread.result()
         self.inFlight = nil
         outcomes.append(outcome)
+        // A failed store did not prune: the next one does.
+        if outcome.error != nil, inFlight.prunes { pruneWithNextStore = true }
         // A failed store leaves the row as it was: compare with that.
         if outcome.error != nil, pending[outcome.tables.rackID]?.generation == String(outcome.tables.generation) {
             pending[outcome.tables.rackID] = nil

@@ -257,7 +257,7 @@ public struct TablesCompiler: Sendable {
             """).rows.first
         let interfacesCounter = try counters?.integer("interfaces") ?? 0
         let recordsCounter = try counters?.integer("records") ?? 0
-        // The records' sort (100k rows) fits in memory; with the default 4 MB it went to disk.
+        // The records' sort by id (100k rows, about 5 MB) went to disk with the default 4 MB.
         try connection.query("SET LOCAL work_mem = '32MB'")
         let vlans = try connection.query("SELECT id, dhcp_on, primary_rack_id, secondary_rack_id, relay_vlan_id, mtu FROM vlans").rows.map { row in
             CompilerModel.VLAN(
@@ -356,8 +356,9 @@ public struct TablesCompiler: Sendable {
 
     /// In the order they were created (by id): that fixes the order of an RRset's records and,
     /// of two that cannot both be (a CNAME and other data at one name), which one the zones keep
-    /// (the first). Sorting 100k rows by their text (domain, name, type, value) took PostgreSQL
-    /// about 90 ms of every pass that read them (`docs/benchmarks.md`, region).
+    /// (the first). Sorted by their text (domain, name, type, value), 100k rows took PostgreSQL
+    /// 112–116 ms, against 26 ms unsorted; by id, with `work_mem` for the sort, the model read
+    /// of a pass that reads them fell from 136 to 84 ms (`docs/benchmarks.md`, region).
     static func readRecords(on connection: PostgresConnection) throws -> [CompilerModel.Record] {
         var records: [CompilerModel.Record] = []
         try connection.forEachRow("""

@@ -186,7 +186,7 @@ enum Lifecycle {
     static func failOverdue(timeoutSeconds: Int, on connection: PostgresConnection) throws -> [String] {
         // Looks before it writes: any statement on `machines`, even one that changes no row,
         // tells every compiler the model changed (a statement trigger), and at 100k machines
-        // that is a pass reading them all again, every few seconds, for nothing.
+        // that is a pass reading them all again, every check (30 s by default), for nothing.
         guard !(try connection.query("""
             SELECT 1 FROM machines WHERE status IN ('commissioning', 'deploying')
               AND status_changed_at <= now() - make_interval(secs => $1::integer) LIMIT 1
