@@ -57,6 +57,47 @@ struct MigrationTests {
         #expect(try connection.query("SELECT description FROM fabrics WHERE name = $1", ["fabric-1"]).scalar == "'); DROP TABLE fabrics; --")
     }
 
+    /// The model's triggers tell the compilers of a statement that changed rows, and of no other
+    /// (migration 016): an UPDATE, DELETE or INSERT that touches nothing sends no notification
+    /// and moves no change counter; one that inserts, updates or deletes a row does both.
+    @Test func onlyStatementsThatChangeRowsTellTheCompilers() throws {
+        let connectionString = try TestPostgres.migratedDatabase()
+        let listener = try PostgresConnection(connectionString)
+        try listener.query("LISTEN rackplane_model_changed")
+        let writer = try PostgresConnection(connectionString)
+        func counters() throws -> [String?] {
+            try writer.query("SELECT last_value::text FROM model_interfaces_changes").rows.map { $0[0] }
+                + writer.query("SELECT last_value::text FROM model_records_changes").rows.map { $0[0] }
+        }
+        func heard() throws -> [String] {
+            // Notifications go out at commit; this round trip reads whatever came before it.
+            _ = try listener.query("SELECT 1")
+            return try listener.drainNotifications().map(\.payload)
+        }
+        let before = try counters()
+        for statement in [
+            "UPDATE machines SET status = status WHERE false",
+            "DELETE FROM interfaces WHERE false",
+            "UPDATE boot_tokens SET used_at = now() WHERE false",
+            "DELETE FROM dns_records WHERE false",
+            "INSERT INTO domains (name) SELECT 'never.example' WHERE false",
+            "UPDATE subnets SET gateway = gateway WHERE false",
+        ] {
+            try writer.query(statement)
+        }
+        #expect(try heard() == [])
+        #expect(try counters() == before)
+
+        let domain = try #require(try writer.query("INSERT INTO domains (name) VALUES ('rows.example') RETURNING id::text").scalar)
+        try writer.query("INSERT INTO dns_records (domain_id, name, type, value) VALUES ($1::bigint, 'www', 'A', '198.18.0.1')", [domain])
+        try writer.query("UPDATE dns_records SET value = '198.18.0.2' WHERE domain_id = $1::bigint", [domain])
+        try writer.query("DELETE FROM dns_records WHERE domain_id = $1::bigint", [domain])
+        #expect(try heard() == ["domains", "dns_records", "dns_records", "dns_records"])
+        let after = try counters()
+        #expect(after[0] == before[0])
+        #expect(after[1] != before[1])
+    }
+
     /// Snapshots are stored LZ4-compressed where the server has LZ4 (Debian's does), and come
     /// back byte for byte.
     @Test func snapshotsAreStoredCompressed() throws {

@@ -184,13 +184,6 @@ enum Lifecycle {
     /// failed state, with the reason and an event each; returns their ids.
     @discardableResult
     static func failOverdue(timeoutSeconds: Int, on connection: PostgresConnection) throws -> [String] {
-        // Looks before it writes: any statement on `machines`, even one that changes no row,
-        // tells every compiler the model changed (a statement trigger), and at 100k machines
-        // that is a pass reading them all again, every check (30 s by default), for nothing.
-        guard !(try connection.query("""
-            SELECT 1 FROM machines WHERE status IN ('commissioning', 'deploying')
-              AND status_changed_at <= now() - make_interval(secs => $1::integer) LIMIT 1
-            """, [String(timeoutSeconds)]).rows.isEmpty) else { return [] }
         let reason = LifecycleTimeout.reason(timeout: timeoutSeconds)
         let rows = try connection.query("""
             UPDATE machines SET status = CASE status WHEN 'commissioning' THEN 'failed_commissioning' ELSE 'failed_deployment' END,

@@ -26,6 +26,7 @@ public enum Migrations {
         Migration(version: 13, name: "snapshot_lz4", sql: String(decoding: PackageResources._13_snapshot_lz4_sql, as: UTF8.self)),
         Migration(version: 14, name: "boot_steps_rack_index", sql: String(decoding: PackageResources._14_boot_steps_rack_index_sql, as: UTF8.self)),
         Migration(version: 15, name: "model_change_counters", sql: String(decoding: PackageResources._15_model_change_counters_sql, as: UTF8.self)),
+        Migration(version: 16, name: "model_changed_rows", sql: String(decoding: PackageResources._16_model_changed_rows_sql, as: UTF8.self)),
     ]
 
     /// Any 64-bit number, the same in every region process: the advisory lock that makes
