@@ -1,7 +1,7 @@
 /// Byte strings (wire-form names), each stored once in one flat buffer and known by an id: the
 /// order it was added in. Callers keep what they know of a name in arrays indexed by that id.
 ///
-/// A value type made of four arrays of plain values: a copy is a copy of those buffers, with no
+/// A value type made of three arrays of plain values: a copy is a copy of those buffers, with no
 /// reference counted per entry, and a lookup hashes the bytes eight at a time (`TableHash.words`)
 /// instead of through SipHash.
 /// The zone assembly keeps one for the 300k owners of a 100k-machine site and copies it on
@@ -11,8 +11,6 @@ public struct ByteStringIndex: Sendable {
     private var storage: [UInt8] = []
     /// By id: where its bytes are in `storage`.
     private var entries: [(start: UInt32, length: UInt32)] = []
-    /// By id, for growing `slots`.
-    private var hashes: [UInt64] = []
     /// Open addressing, linear probing, at most half full: 0 is empty, else the hash's upper 32
     /// bits above the id plus one. A probe reads the bytes only where those bits match, so a
     /// miss costs one cache line, not three.
@@ -20,7 +18,6 @@ public struct ByteStringIndex: Sendable {
 
     public init(minimumCapacity: Int = 0) {
         entries.reserveCapacity(minimumCapacity)
-        hashes.reserveCapacity(minimumCapacity)
         storage.reserveCapacity(minimumCapacity * 16)
         slots = [UInt64](repeating: 0, count: TableHash.capacity(for: minimumCapacity))
     }
@@ -79,7 +76,6 @@ public struct ByteStringIndex: Sendable {
         if found >= 0 { return (found, false) }
         let id = Int32(count)
         entries.append((UInt32(storage.count), UInt32(bytes.count)))
-        hashes.append(hash)
         storage.append(contentsOf: bytes)
         if count * 2 > slots.count {
             slots = [UInt64](repeating: 0, count: slots.count * 2)
@@ -93,9 +89,12 @@ public struct ByteStringIndex: Sendable {
     @discardableResult
     public mutating func intern(_ bytes: [UInt8]) -> (id: Int32, added: Bool) { bytes.withUnsafeBytes { intern($0) } }
 
+    /// Each id's hash is computed again when the slots grow: they grow rarely (the assembly
+    /// says how many names to expect), and the index is copied on every pass.
     private mutating func place(_ id: Int32) {
         let mask = slots.count - 1
-        let hash = hashes[Int(id)]
+        let entry = entries[Int(id)]
+        let hash = storage.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[Int(entry.start)..<Int(entry.start + entry.length)])) }
         var slot = Int(truncatingIfNeeded: hash) & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
         slots[slot] = Self.slotValue(id: id, hash: hash)
